@@ -15,7 +15,7 @@ from textblob import TextBlob
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """What a scorer says about one message; polarity/subjectivity are TextBlob's (marketing reads them)."""
+    """What a scorer says about one message (polarity/subjectivity: TextBlob, for marketing)."""
 
     polarity: float  # TextBlob, -1..1
     subjectivity: float  # TextBlob, 0..1
