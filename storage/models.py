@@ -1,0 +1,203 @@
+"""The schema: customers, interactions, tickets, an append-only event log, cursors, outbox.
+
+Times are stored as UTC. Text columns hold what customers wrote; `forget` blanks them and
+keeps the rows (anonymous) so that metrics stay right.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite forgets zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Customer(Base):
+    """A person as one channel knows them (per-channel identity)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customer_identity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(255))
+    handle: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    is_bot: Mapped[bool] = mapped_column(default=False)
+    csat_opted_out: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    erased_at: Mapped[datetime | None]
+
+
+class Interaction(Base):
+    """Every message in or out, with its scores and the decision taken."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_interaction_external"),
+        Index("ix_interactions_status", "status"),
+        Index("ix_interactions_created", "created_at"),
+        Index("ix_interactions_thread", "channel", "thread"),
+        Index("ix_interactions_customer", "customer_id"),
+        Index("ix_interactions_ticket", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    channel: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # mention | dm | comment | email
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    thread: Mapped[str] = mapped_column(String(512))
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(1024))
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]  # when the platform says it was written / when we sent it
+    received_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # pending -> processed | ignored  (inbound);  sent (outbound)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    polarity: Mapped[float | None] = mapped_column(Float)
+    subjectivity: Mapped[float | None] = mapped_column(Float)
+    complaint_score: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(16))
+    agent_label: Mapped[str | None] = mapped_column(String(16))  # a person's correction
+    topic: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    decision: Mapped[str | None] = mapped_column(String(255))
+    scorer_version: Mapped[str | None] = mapped_column(String(64))
+    processed_at: Mapped[datetime | None]
+
+
+class Ticket(Base):
+    """A customer's matter that a person must answer, with its service-level clock."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_due", "status", "first_response_due_at"),
+        Index("ix_tickets_thread", "channel", "thread"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # No FK: interactions.ticket_id already points here, and a cycle would need ALTERs on SQLite.
+    origin_interaction_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(64))
+    thread: Mapped[str] = mapped_column(String(512))
+    # open -> waiting_customer -> open ... -> resolved -> closed
+    status: Mapped[str] = mapped_column(String(24), default="open")
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    label: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(255))
+    opened_at: Mapped[datetime] = mapped_column(default=now_utc)
+    acknowledged_at: Mapped[datetime | None]
+    first_response_due_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    sla_warned_at: Mapped[datetime | None]
+    sla_breached_at: Mapped[datetime | None]
+    snoozed_until: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    csat_score: Mapped[int | None]
+    csat_asked_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class Event(Base):
+    """Append-only: who did what, when. Never updated, never deleted (only anonymised)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_ticket", "ticket_id"), Index("ix_events_at", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=now_utc)
+    actor: Mapped[str] = mapped_column(String(255))  # "bot", "agent:<id>", "cli:<user>", "system"
+    type: Mapped[str] = mapped_column(String(48))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ConnectorCursor(Base):
+    __tablename__ = "cursors"
+
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1024))
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+
+class OutboxMessage(Base):
+    """A reply written before it is sent, marked after: never lost, never sent twice."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("inbound_id", "purpose", "dedupe_key", name="uq_outbox_inbound_purpose"),
+        Index("ix_outbox_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    # ack | thanks | agent_reply | csat | nudge | close_notice | ...
+    purpose: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(64), default="")  # "" for once-only purposes
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    channel: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    thread: Mapped[str] = mapped_column(String(512))
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    recipient_id: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending -> sending -> sent | failed ; skipped (e.g. connector gone, customer erased)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1024))
+    actor: Mapped[str] = mapped_column(String(255), default="bot")
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=now_utc)
+    sent_at: Mapped[datetime | None]
+    sent_external_id: Mapped[str | None] = mapped_column(String(255))
+    outbound_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
