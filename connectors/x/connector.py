@@ -1,0 +1,242 @@
+"""The X (Twitter) connector: mentions, brand searches and DMs in; replies and DMs out.
+
+Polling, not streaming: X's filtered stream needs a higher access level and gives no
+backfill, while mentions/search/dm_events can be re-read from a stored id after an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from bot.errors import AuthError, ConfigError, ConnectorError
+from connectors.base import BaseConnector, ConnectorContext, Inbound, Kind, Outbound, SentRef
+from connectors.x import parse, polling
+from connectors.x.parse import Identity
+from connectors.x.replies import Replier
+from connectors.x.settings import XSettings
+from connectors.x.text import TWEET_LIMIT
+from connectors.x.transport import Credentials, XApi
+
+log = logging.getLogger(__name__)
+
+_RECENT = 10_000  # ids remembered to drop a tweet found by both mentions and a search
+
+
+class XConnector(BaseConnector):
+    """Reads with the bearer token when there is one, writes with OAuth 1.0a user context."""
+
+    settings_model = XSettings
+    max_length = TWEET_LIMIT
+    settings: XSettings
+
+    def __init__(self, settings: XSettings, ctx: ConnectorContext) -> None:
+        super().__init__(settings, ctx)
+        self._api: XApi | None = None
+        self._me: Identity | None = None
+        self._replier: Replier | None = None
+        self._positions: dict[str, int | None] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._started_at = datetime.now(UTC)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Read credentials, learn our own id if not configured. Fails fast on bad secrets."""
+        try:
+            creds = Credentials.from_env(self.settings, self.name)
+        except ConfigError as exc:
+            self._health.token_valid = False
+            self._health.error(str(exc), fatal=True)
+            raise
+        self._api = XApi(self.settings, creds, self._health)
+        user_id, handle = self.settings.user_id, self.settings.our_handle
+        if not user_id or not handle:
+            payload = await self._api.read(
+                "users/me", self._api.reader.get_me, user_auth=True, user_fields=["username"]
+            )
+            data = payload.get("data") or {}
+            user_id = user_id or data.get("id")
+            handle = handle or data.get("username")
+            if not isinstance(user_id, str) or not user_id:
+                raise ConnectorError("X users/me: the answer has no user id")
+        self._me = Identity.build(user_id, handle, self.settings.known_bots)
+        self._replier = Replier(self._api, self._me, self.settings, self._health)
+        self._started_at = datetime.now(UTC)
+        self._health.success()
+        log.info("X connector %s connected as user id %s", self.name, user_id)
+
+    async def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+        await super().close()
+
+    def _ready(self) -> tuple[XApi, Identity]:
+        if self._api is None or self._me is None:
+            raise ConnectorError(f"X connector {self.name}: connect() was not called")
+        return self._api, self._me
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def listen(self, *, follow: bool = True) -> AsyncIterator[Inbound]:
+        """Poll every enabled source; transient failures wait for the next poll."""
+        while True:
+            async for item in self._poll(strict=not follow):
+                yield item
+            if not follow:
+                return
+            await asyncio.sleep(self.settings.poll_interval_seconds)
+
+    async def _poll(self, *, strict: bool) -> AsyncIterator[Inbound]:
+        failure: ConnectorError | None = None
+        for key, fetch in self._sources():
+            try:
+                batch = await fetch()
+            except AuthError:
+                raise
+            except ConnectorError as exc:
+                self._health.error(str(exc))
+                log.warning("X connector %s: %s not read this time: %s", self.name, key, exc)
+                failure = failure or exc
+                continue
+            for item in batch.items:
+                if item.kind is Kind.DM or self._first_time(item.external_id):
+                    yield item
+                    self._health.messages_in += 1
+                    self._positions[key] = int(item.external_id)
+            self._advance(key, batch.newest)
+        if strict and failure is not None:
+            raise failure
+
+    def _sources(self) -> list[tuple[str, Any]]:
+        s = self.settings
+        sources: list[tuple[str, Any]] = []
+        if s.mentions:
+            sources.append(("mentions", self._fetch_mentions))
+        if s.dms:
+            sources.append(("dms", self._fetch_dms))
+        if s.search:
+            for query in s.search_queries:
+                key = polling.search_key(query)
+                sources.append((key, partial(self._fetch_search, key, query)))
+        return sources
+
+    def _first_time(self, tweet_id: str) -> bool:
+        if tweet_id in self._recent:
+            return False
+        self._recent[tweet_id] = None
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        return True
+
+    def _advance(self, key: str, newest: int | None) -> None:
+        current = self._positions.get(key)
+        if newest is not None and (current is None or newest > current):
+            self._positions[key] = newest
+
+    async def _position(self, key: str) -> int | None:
+        """In memory once read; the stored cursor (backfill after a restart) the first time."""
+        if key not in self._positions:
+            stored = await self.ctx.cursors.get_cursor(self.name, key)
+            if stored is not None and not stored.isdigit():
+                log.warning(
+                    "X connector %s: ignoring a stored %s cursor that is not an id", self.name, key
+                )
+                stored = None
+            self._positions[key] = int(stored) if stored else None
+            log.info("X connector %s: %s resumes after id %s", self.name, key, stored)
+        return self._positions[key]
+
+    async def _tweet_params(self, key: str) -> dict[str, Any]:
+        since = await self._position(key)
+        params: dict[str, Any] = {
+            "expansions": list(parse.TWEET_EXPANSIONS),
+            "tweet_fields": list(parse.TWEET_FIELDS),
+            "user_fields": list(parse.USER_FIELDS),
+        }
+        if since is not None:
+            params["since_id"] = str(since)
+        else:
+            hours = self.settings.initial_lookback_hours
+            params["start_time"] = polling.lookback_start(self._started_at, hours)
+        return params
+
+    async def _fetch_mentions(self) -> polling.Batch:
+        api, me = self._ready()
+        params = await self._tweet_params("mentions")
+        params.update(id=me.user_id, max_results=self.settings.page_size)
+        call = partial(api.read, "mentions", api.reader.get_users_mentions)
+        return await polling.fetch_tweets(
+            partial(call, user_auth=api.reads_use_user_auth),
+            what="mentions",
+            params=params,
+            token_param="pagination_token",  # noqa: S106 - not a secret
+            convert=partial(self._tweet, "mentions", "mentions"),
+        )
+
+    async def _fetch_search(self, key: str, query: str) -> polling.Batch:
+        api, _ = self._ready()
+        params = await self._tweet_params(key)
+        params.update(query=query, max_results=max(10, self.settings.page_size))
+        call = partial(api.read, "search", api.reader.search_recent_tweets)
+        return await polling.fetch_tweets(
+            partial(call, user_auth=api.reads_use_user_auth),
+            what="search",
+            params=params,
+            token_param="next_token",  # noqa: S106 - not a secret
+            convert=lambda raw, users: self._tweet(key, "search", raw, users),
+        )
+
+    def _tweet(self, key: str, source: str, raw: Any, users: Any) -> Inbound:
+        _, me = self._ready()
+        return parse.tweet_to_inbound(
+            raw, users, me, channel=self.name, cursor_key=key, source=source
+        )
+
+    async def _fetch_dms(self) -> polling.Batch:
+        api, me = self._ready()
+        since = await self._position("dms")
+        not_before = None
+        if since is None:
+            not_before = polling.lookback_start(
+                self._started_at, self.settings.initial_lookback_hours
+            )
+        params = {
+            "dm_event_fields": list(parse.DM_EVENT_FIELDS),
+            "event_types": parse.MESSAGE_CREATE,
+            "expansions": list(parse.DM_EXPANSIONS),
+            "user_fields": list(parse.USER_FIELDS),
+            "max_results": self.settings.page_size,
+        }
+        return await polling.fetch_dms(
+            partial(api.read, "dm_events", api.reader.get_direct_message_events),
+            params=params,
+            since=since,
+            not_before=not_before,
+            convert=lambda raw, users: parse.dm_to_inbound(
+                raw, users, me, channel=self.name, cursor_key="dms"
+            ),
+        )
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def send(self, reply: Outbound) -> SentRef:
+        """A tweet replying to ``in_reply_to`` (280 weighted chars) or a DM to the author."""
+        if self._replier is None:
+            self._ready()
+        assert self._replier is not None
+        ref = await self._replier.send(reply)
+        self._health.messages_out += 1
+        return ref
+
+    async def find_sent(self, reply: Outbound) -> SentRef | None:
+        """Crash reconciliation: our post answering the same message with the same text."""
+        if self._replier is None:
+            self._ready()
+        assert self._replier is not None
+        return await self._replier.find_sent(reply)

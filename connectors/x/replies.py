@@ -1,0 +1,194 @@
+"""Replies out: tweets in the customer's thread, DMs in their conversation, no double post.
+
+A write that timed out or got a 5xx may still have been stored by X. Posting again would
+answer the customer twice, so before each retry of such a write (and after X refuses a
+tweet as duplicate content) we look for the reply among our own recent posts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from bot.errors import ConnectorError, TransientError
+from connectors.base import Health, Kind, Outbound, SentRef
+from connectors.x import parse
+from connectors.x.parse import Identity
+from connectors.x.settings import XSettings
+from connectors.x.text import comparable, trim_dm, trim_tweet
+from connectors.x.transport import DuplicateContent, MaybePosted, XApi
+
+log = logging.getLogger(__name__)
+
+
+class Replier:
+    """Posts one Outbound, with retries that never duplicate, and finds earlier posts."""
+
+    def __init__(self, api: XApi, me: Identity, settings: XSettings, health: Health) -> None:
+        self._api = api
+        self._me = me
+        self._settings = settings
+        self._health = health
+
+    async def send(self, reply: Outbound) -> SentRef:
+        uncertain = False
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            wait=self._api.wait,
+            stop=stop_after_attempt(self._settings.retry_attempts),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                if uncertain and (earlier := await self.find_sent(reply)) is not None:
+                    log.info(
+                        "X reply %s was already posted as %s",
+                        reply.idempotency_key,
+                        earlier.external_id,
+                    )
+                    return earlier
+                try:
+                    return await self._post(reply)
+                except MaybePosted:
+                    uncertain = True
+                    raise
+                except DuplicateContent:
+                    earlier = await self.find_sent(reply)
+                    if earlier is None:
+                        raise
+                    return earlier
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        self._health.error(str(exc))
+        log.warning("X send failed (attempt %d): %s", state.attempt_number, exc)
+
+    async def _post(self, reply: Outbound) -> SentRef:
+        if reply.kind is Kind.DM:
+            return await self._post_dm(reply)
+        target = reply.in_reply_to or reply.thread
+        if not target.isdigit():
+            raise ConnectorError("X reply: in_reply_to/thread is not a tweet id")
+        payload = await self._api.once(
+            "create tweet",
+            self._api.writer.create_tweet,
+            write=True,
+            text=trim_tweet(reply.text),
+            in_reply_to_tweet_id=target,
+        )
+        created = payload.get("data") or {}
+        tweet_id = created.get("id") if isinstance(created, dict) else None
+        if not isinstance(tweet_id, str):
+            raise ConnectorError("X create tweet: the answer has no tweet id")
+        log.info(
+            "X reply %s posted as tweet %s (reply to %s)", reply.idempotency_key, tweet_id, target
+        )
+        return SentRef(tweet_id, self._url(tweet_id))
+
+    async def _post_dm(self, reply: Outbound) -> SentRef:
+        participant = self._participant(reply)
+        where: dict[str, Any]
+        if participant is not None:
+            where = {"participant_id": participant}
+        elif reply.thread:
+            where = {"dm_conversation_id": reply.thread}  # a group conversation
+        else:
+            raise ConnectorError("X DM: no participant id and no conversation id")
+        payload = await self._api.once(
+            "send DM",
+            self._api.writer.create_direct_message,
+            write=True,
+            text=trim_dm(reply.text),
+            **where,
+        )
+        created = payload.get("data") or {}
+        event_id = created.get("dm_event_id") if isinstance(created, dict) else None
+        if not isinstance(event_id, str):
+            raise ConnectorError("X send DM: the answer has no dm_event_id")
+        log.info("X reply %s sent as DM event %s", reply.idempotency_key, event_id)
+        return SentRef(event_id)
+
+    def _participant(self, reply: Outbound) -> str | None:
+        return (
+            reply.recipient_id
+            or reply.meta.get("participant_id")
+            or parse.other_participant(reply.thread, self._me.user_id)
+        )
+
+    def _url(self, tweet_id: str) -> str:
+        handle = self._me.handle or "i/web"
+        return f"https://x.com/{handle}/status/{tweet_id}"
+
+    # -- reconciliation ------------------------------------------------------------------
+
+    async def find_sent(self, reply: Outbound) -> SentRef | None:
+        """Our post answering the same message with the same text, if X already has it.
+
+        Tweets: our own timeline since the answered tweet (GET /2/users/:id/tweets), a
+        ``replied_to`` reference to it and the same text. DMs: the conversation with the
+        participant, an event from us newer than the answered one with the same text.
+        """
+        want = comparable(trim_dm(reply.text) if reply.kind is Kind.DM else trim_tweet(reply.text))
+        if reply.kind is Kind.DM:
+            return await self._find_dm(reply, want)
+        return await self._find_tweet(reply, want)
+
+    async def _find_tweet(self, reply: Outbound, want: str) -> SentRef | None:
+        target = reply.in_reply_to or reply.thread
+        if not target.isdigit():
+            return None
+        payload = await self._api.read(
+            "own tweets",
+            self._api.reader.get_users_tweets,
+            id=self._me.user_id,
+            since_id=target,
+            max_results=self._settings.find_sent_lookback,
+            tweet_fields=["referenced_tweets", "conversation_id", "created_at"],
+            user_auth=self._api.reads_use_user_auth,
+        )
+        for tweet in _items(payload):
+            refs = tweet.get("referenced_tweets") or []
+            answers = any(
+                isinstance(r, dict) and r.get("type") == "replied_to" and r.get("id") == target
+                for r in refs
+            )
+            if answers and comparable(str(tweet.get("text", ""))) == want:
+                return SentRef(str(tweet["id"]), self._url(str(tweet["id"])))
+        return None
+
+    async def _find_dm(self, reply: Outbound, want: str) -> SentRef | None:
+        participant = self._participant(reply)
+        if participant is None:
+            return None
+        after = int(reply.in_reply_to) if reply.in_reply_to and reply.in_reply_to.isdigit() else 0
+        payload = await self._api.read(
+            "DM lookup",
+            self._api.reader.get_direct_message_events,
+            participant_id=participant,
+            dm_event_fields=list(parse.DM_EVENT_FIELDS),
+            event_types=parse.MESSAGE_CREATE,
+            max_results=self._settings.find_sent_lookback,
+        )
+        for event in _items(payload):
+            ident = str(event.get("id", ""))
+            if (
+                event.get("sender_id") == self._me.user_id
+                and ident.isdigit()
+                and int(ident) > after
+                and comparable(str(event.get("text", ""))) == want
+            ):
+                return SentRef(ident)
+        return None
+
+
+def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    data = payload.get("data") or []
+    return (
+        [item for item in data if isinstance(item, dict) and "id" in item]
+        if isinstance(data, list)
+        else []
+    )
