@@ -1,0 +1,45 @@
+"""The `socialbot` command. Each module registers its commands; errors become one line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from bot.cli.common import errors
+from bot.cli.run_cmd import register as register_run
+from bot.cli.tickets_cmd import register as register_tickets
+from bot.errors import BotError
+
+app = typer.Typer(
+    name="socialbot",
+    help="Customer-care daemon: watches social channels and answers customers on time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# One explicit list: each entry adds its commands to the app.
+COMMANDS = (register_run, register_tickets)
+for register in COMMANDS:
+    register(app)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except BotError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,181 @@
+"""Agents' commands for people without Discord: tickets, reply, resolve, log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from bot.cli.common import (
+    ConfigOption,
+    actor_name,
+    console,
+    load,
+    parse_since,
+    run_async,
+    with_database,
+)
+from bot.errors import UserInputError
+from storage.db import Database
+from storage.log import SENTIMENTS, LogFilter, LogRow, query_log
+from storage.tickets import RESOLUTIONS, TicketDetail, TicketRepo, TicketSummary
+
+AgentOption = Annotated[str | None, typer.Option("--as", help="Agent name for the audit log.")]
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _tickets_table(rows: list[TicketSummary]) -> Table:
+    table = Table(title=f"tickets ({len(rows)})")
+    for column in ("#", "status", "prio", "label", "channel", "customer", "due (UTC)", "text"):
+        table.add_column(column, overflow="fold")
+    for t in rows:
+        table.add_row(
+            str(t.id),
+            t.status,
+            t.priority,
+            t.label,
+            t.channel,
+            escape(t.customer),
+            _when(t.first_response_due_at),
+            escape(t.excerpt),
+        )
+    return table
+
+
+def _show(detail: TicketDetail) -> None:
+    t = detail.summary
+    console.print(
+        f"[bold]Ticket #{t.id}[/] {t.status} · {t.priority} · {t.label}"
+        f"{' · ' + t.topic if t.topic else ''} · {t.channel} · {escape(t.customer)}"
+    )
+    console.print(
+        f"opened {_when(t.opened_at)} · first response due {_when(t.first_response_due_at)}"
+        f" · answered {_when(t.first_response_at)} · assignee {t.assignee or '-'}"
+    )
+    messages = Table(title="messages")
+    for column in ("when (UTC)", "dir", "text", "polarity"):
+        messages.add_column(column, overflow="fold")
+    for m in detail.messages:
+        polarity = f"{m.polarity:+.2f}" if m.polarity is not None else ""
+        messages.add_row(_when(m.created_at), m.direction, escape(m.text), polarity)
+    console.print(messages)
+    events = Table(title="history")
+    for column in ("when (UTC)", "who", "what"):
+        events.add_column(column)
+    for e in detail.events:
+        events.add_row(_when(e.at), escape(e.actor), e.type)
+    console.print(events)
+
+
+def _log_table(rows: list[LogRow]) -> Table:
+    table = Table(title=f"interaction log ({len(rows)} newest)")
+    for column in (
+        "id",
+        "when (UTC)",
+        "dir",
+        "channel",
+        "author",
+        "label",
+        "pol",
+        "ticket",
+        "text",
+    ):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        polarity = f"{r.polarity:+.2f}" if r.polarity is not None else ""
+        table.add_row(
+            str(r.id),
+            _when(r.created_at),
+            r.direction,
+            r.channel,
+            escape(r.author),
+            r.label or "",
+            polarity,
+            str(r.ticket_id or ""),
+            escape(r.text[:120]),
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    tickets_app = typer.Typer(help="List and inspect tickets.", no_args_is_help=True)
+    app.add_typer(tickets_app, name="tickets")
+
+    @tickets_app.command("list")
+    def tickets_list(
+        config: ConfigOption = None,
+        status: Annotated[
+            str, typer.Option(help="open, waiting_customer, resolved, closed, all")
+        ] = "open",
+        limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    ) -> None:
+        """Tickets ordered by first-response due time."""
+        known = ("open", "waiting_customer", "resolved", "closed")
+        if status != "all" and status not in known:
+            raise UserInputError(f"--status {status!r}: use one of {', '.join(known)} or all")
+        statuses = (
+            None
+            if status == "all"
+            else (("open", "waiting_customer") if status == "open" else (status,))
+        )
+        rows = run_async(
+            with_database(load(config), lambda db: TicketRepo(db).list(statuses, limit))
+        )
+        console.print(_tickets_table(rows))
+
+    @tickets_app.command("show")
+    def tickets_show(number: int, config: ConfigOption = None) -> None:
+        """One ticket: its messages and its full history."""
+        _show(run_async(with_database(load(config), lambda db: TicketRepo(db).show(number))))
+
+    @app.command()
+    def reply(
+        number: int, text: str, config: ConfigOption = None, agent: AgentOption = None
+    ) -> None:
+        """Answer a ticket through its own channel and thread (sent by the running daemon)."""
+
+        async def act(db: Database) -> int:
+            return await TicketRepo(db).reply(number, text, actor_name(agent))
+
+        outbox_id = run_async(with_database(load(config), act))
+        console.print(
+            f"reply to ticket #{number} queued (outbox {outbox_id}); "
+            "the daemon sends it through the ticket's channel."
+        )
+
+    @app.command()
+    def resolve(
+        number: int,
+        resolution: Annotated[str, typer.Argument(help=" | ".join(RESOLUTIONS))] = "other",
+        config: ConfigOption = None,
+        agent: AgentOption = None,
+    ) -> None:
+        """Mark a ticket resolved."""
+
+        async def act(db: Database) -> None:
+            await TicketRepo(db).resolve(number, resolution, actor_name(agent))
+
+        run_async(with_database(load(config), act))
+        console.print(f"ticket #{number} resolved ({resolution})")
+
+    @app.command("log")
+    def log_cmd(
+        config: ConfigOption = None,
+        channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
+        sentiment: Annotated[str | None, typer.Option(help="negative | neutral | positive")] = None,
+        label: Annotated[str | None, typer.Option(help="complaint, question, praise, ...")] = None,
+        since: Annotated[str | None, typer.Option(help="7d, 12h or a date")] = None,
+        limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    ) -> None:
+        """The interaction log, newest first."""
+        if sentiment is not None and sentiment not in SENTIMENTS:
+            raise UserInputError(f"--sentiment {sentiment!r}: use one of {', '.join(SENTIMENTS)}")
+        flt = LogFilter(channel, sentiment, label, parse_since(since), limit)
+        rows = run_async(with_database(load(config), lambda db: query_log(db, flt)))
+        console.print(_log_table(rows))

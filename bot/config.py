@@ -1,0 +1,103 @@
+"""Settings: TOML for everything, environment variables for secrets; validated once at start."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import ConfigError
+from responders.calendar import CalendarSettings
+from responders.routing import RoutingSettings
+from responders.templates import ReplySettings
+
+DEFAULT_DATABASE = "sqlite:///var/socialbot.sqlite3"
+CONFIG_ENV = "SOCIALBOT_CONFIG"
+DATABASE_ENV = "SOCIALBOT_DATABASE_URL"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSettings(_Section):
+    database_url: str = DEFAULT_DATABASE
+    auto_migrate: bool = True  # run Alembic migrations on start
+    workers: int = Field(2, ge=1, le=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    send_max_attempts: int = Field(8, ge=1)
+    outbox_poll_seconds: float = Field(1.0, gt=0)
+    drain_timeout_seconds: float = Field(30.0, gt=0)
+
+
+class QueueSettings(_Section):
+    backend: Literal["memory", "redis"] = "memory"
+    maxsize: int = Field(1000, ge=1)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    stream: str = "socialbot:inbound"
+    group: str = "socialbot-workers"
+
+
+class TicketSettings(_Section):
+    first_response_business_hours: float = Field(24.0, gt=0)
+    join_window_hours: float = Field(72.0, ge=0)
+    ack_cooldown_minutes: float = Field(60.0, ge=0)
+
+
+class Config(_Section):
+    bot: BotSettings = BotSettings()
+    queue: QueueSettings = QueueSettings()
+    triage: dict[str, Any] = Field(default_factory=dict)
+    routing: RoutingSettings = RoutingSettings()
+    replies: ReplySettings = ReplySettings()
+    tickets: TicketSettings = TicketSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    # Each connector validates its own section (its settings_model) when it is built.
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    source: str = "<defaults>"
+
+    @property
+    def database_url(self) -> str:
+        return os.environ.get(DATABASE_ENV) or self.bot.database_url
+
+
+def describe_error(source: str, exc: ValidationError, prefix: str = "") -> str:
+    """One line: file, key, what is wrong (the first problem; the count of others)."""
+    errors = exc.errors()
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{source}: {prefix}{key}: {message}{more}"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load and validate the config. No path: $SOCIALBOT_CONFIG, ./socialbot.toml, defaults."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if chosen is None and Path("socialbot.toml").exists():
+        chosen = "socialbot.toml"
+    if chosen is None:
+        return Config()
+    file = Path(chosen)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    return parse_config(raw, str(file))
+
+
+def parse_config(raw: dict[str, Any], source: str = "<config>") -> Config:
+    try:
+        return Config.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(describe_error(source, exc)) from None

@@ -1,0 +1,109 @@
+"""Workers: score a stored message, route it, and record the decision with its reply."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.config import TicketSettings
+from bot.stats import RunStats
+from responders.calendar import BusinessCalendar
+from responders.routing import Router
+from responders.scoring import Scorer
+from responders.templates import Templates
+from storage.decisions import DecisionInput, DecisionRepo, Outcome
+from storage.inbound import InboundRepo, StoredInbound
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        inbound: InboundRepo,
+        decisions: DecisionRepo,
+        scorer: Scorer,
+        router: Router,
+        templates: Templates,
+        calendar: BusinessCalendar,
+        tickets: TicketSettings,
+        connector_limits: dict[str, int],
+        stats: RunStats,
+        on_reply: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.inbound = inbound
+        self.decisions = decisions
+        self.scorer = scorer
+        self.router = router
+        self.templates = templates
+        self.calendar = calendar
+        self.tickets = tickets
+        self.limits = connector_limits
+        self.stats = stats
+        self.on_reply = on_reply
+
+    async def handle(self, interaction_id: int) -> Outcome | None:
+        item = await self.inbound.load(interaction_id)
+        if item is None or item.status != "pending":
+            return None  # processed before a restart, or gone
+        if item.author_is_self or item.author_is_bot:
+            who = "our own account" if item.author_is_self else "a bot"
+            await self.inbound.mark_ignored(item.id, f"written by {who}: never answered")
+            self.stats.ignored += 1
+            return None
+        scores = self.scorer.score(item.text)
+        decision = self.router.route(item.text, scores)
+        outcome = await self.decisions.apply(
+            DecisionInput(
+                interaction_id=item.id,
+                scores=scores,
+                decision=decision,
+                join_window=timedelta(hours=self.tickets.join_window_hours),
+                ack_cooldown=timedelta(minutes=self.tickets.ack_cooldown_minutes),
+                render=lambda template, ticket: self._render(item, template, ticket),
+                due_at=self._due_at,
+            )
+        )
+        if outcome is None:
+            return None
+        self._count(outcome)
+        log.info(
+            "processed interaction=%s channel=%s label=%s ticket=%s reply=%s",
+            item.id,
+            item.channel,
+            outcome.label,
+            outcome.ticket_id,
+            outcome.outbox_id,
+        )
+        if outcome.outbox_id is not None:
+            self.on_reply()
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
+        self.stats.processed += 1
+        self.stats.labels[outcome.label] += 1
+        if outcome.label == "ignored":
+            self.stats.ignored += 1
+        self.stats.tickets_opened += int(outcome.ticket_opened)
+        self.stats.tickets_joined += int(outcome.joined_ticket)
+
+    def _due_at(self, received: datetime) -> datetime:
+        hours = timedelta(hours=self.tickets.first_response_business_hours)
+        return self.calendar.add_business_time(received, hours)
+
+    def _render(self, item: StoredInbound, template: str, ticket: int | None) -> str:
+        handle = item.author_handle or "there"
+        values = {
+            "name": handle if handle.startswith("@") or item.kind == "email" else f"@{handle}",
+            "handle": handle,
+            "ticket": ticket if ticket is not None else "",
+            "sla_hours": f"{self.tickets.first_response_business_hours:g}",
+            "channel": item.channel,
+        }
+        if item.kind in ("dm", "email"):
+            values["name"] = handle  # no @-mention in private conversations
+        return self.templates.render(
+            template, values, channel=item.channel, connector_limit=self.limits.get(item.channel)
+        )
