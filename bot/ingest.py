@@ -105,7 +105,7 @@ class Ingest:
         """Store, retrying a locked or unreachable database: a read message is never dropped."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((OperationalError, OSError)),
-            wait=wait_exponential_jitter(initial=0.2, max=30),
+            wait=wait_exponential_jitter(multiplier=0.2, max=30),
             stop=stop_never,
             before_sleep=lambda s: log.warning(
                 "database unavailable, retrying store: %s",

@@ -37,6 +37,9 @@ class DemoSettings(ConnectorSettings):
     our_handle: str = "AcmeCare"
     interval_seconds: float = Field(0.0, ge=0)  # pause between messages when following
     echo: bool = True  # print replies to the terminal
+    # Where the simulated platform remembers what was posted (JSONL), so that a restarted
+    # daemon can ask it what was already sent (find_sent) instead of posting twice.
+    sent_log: Path | None = None
 
 
 class DemoConnector(BaseConnector):
@@ -94,10 +97,35 @@ class DemoConnector(BaseConnector):
         if follow:
             await asyncio.Event().wait()  # a live platform: nothing more until stopped
 
+    def _posted(self) -> dict[str, str]:
+        log = self.settings.sent_log
+        if log is None or not log.exists():
+            return {}
+        posted = {}
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                posted[entry["key"]] = entry["id"]
+        return posted
+
+    async def find_sent(self, reply: Outbound) -> SentRef | None:
+        found = self._posted().get(reply.idempotency_key)
+        return SentRef(external_id=found) if found else None
+
     async def send(self, reply: Outbound) -> SentRef:
+        ref = SentRef(external_id=f"demo-reply-{reply.idempotency_key}")
         self.sent.append(reply)
+        if self.settings.sent_log is not None:
+            self.settings.sent_log.parent.mkdir(parents=True, exist_ok=True)
+            entry = {
+                "key": reply.idempotency_key,
+                "id": ref.external_id,
+                "in_reply_to": reply.in_reply_to,
+                "thread": reply.thread,
+            }
+            with self.settings.sent_log.open("a", encoding="utf-8") as log:
+                log.write(json.dumps(entry) + "\n")
         if self.settings.echo:
             where = f"in reply to {reply.in_reply_to}" if reply.kind != Kind.DM else "by DM"
             print(f"  -> [{self.name}] {where}: {reply.text}", file=self.out, flush=True)
-        self._health.messages_out += 1
-        return SentRef(external_id=f"demo-reply-{reply.idempotency_key}")
+        return ref
