@@ -147,8 +147,9 @@ class XApi:
         self.writer = self._client(creds)
         self._read_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
+        initial = settings.backoff_initial_seconds
         self._backoff = wait_exponential_jitter(
-            initial=settings.backoff_initial_seconds, max=settings.backoff_max_seconds
+            multiplier=initial, jitter=initial, max=settings.backoff_max_seconds
         )
 
     def _client(self, creds: Credentials) -> Any:
