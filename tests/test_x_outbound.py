@@ -1,0 +1,161 @@
+"""Replies land in the customer's thread or DM conversation, once, within X's limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import AuthError, ConnectorError
+from connectors.base import Inbound, Kind, Outbound
+from connectors.x.text import weighted_length
+from tests.sims.x_sim import XSim
+from tests.sims.x_testkit import Store, drain, make_connector
+
+
+@pytest.fixture
+async def sim(monkeypatch: pytest.MonkeyPatch) -> XSim:
+    async with XSim() as running:
+        for name, value in running.env().items():
+            monkeypatch.setenv(name, value)
+        yield running
+
+
+def answer(item: Inbound, text: str, key: str = "outbox-1") -> Outbound:
+    """What the daemon builds from an Inbound: same channel, thread and message."""
+    return Outbound(
+        channel=item.channel,
+        kind=item.kind,
+        thread=item.thread,
+        text=text,
+        in_reply_to=item.external_id,
+        recipient_id=item.author.id if item.kind is Kind.DM else None,
+        idempotency_key=key,
+        meta=dict(item.meta),
+    )
+
+
+async def _one(sim: XSim, **settings: object) -> tuple[Inbound, object]:
+    store = Store()
+    connector = make_connector(sim, store, **settings)
+    await connector.connect()
+    (item,) = await drain(connector, store)
+    return item, connector
+
+
+async def test_reply_lands_in_the_thread_trimmed_to_280(sim: XSim) -> None:
+    root = sim.state.add_mention("amy", "order 123 never came")
+    item, connector = await _one(sim, dms=False)
+    long_text = "We are sorry about order 123 — " + "really " * 60 + "https://status.example.com/x"
+
+    ref = await connector.send(answer(item, long_text))  # type: ignore[attr-defined]
+
+    (sent,) = sim.sent
+    assert sent["type"] == "tweet" and sent["in_reply_to_tweet_id"] == root.id
+    assert sent["conversation_id"] == root.conversation_id
+    assert sent["id"] == ref.external_id and ref.url and ref.external_id in ref.url
+    assert weighted_length(sent["text"]) <= 280 and sent["text"].endswith("…")
+    assert sim.state.tweets[ref.external_id].text.startswith("@amy ")  # X's reply prefix
+    assert connector.health().messages_out == 1  # type: ignore[attr-defined]
+
+
+async def test_cjk_reply_is_trimmed_by_weight_not_code_points(sim: XSim) -> None:
+    sim.state.add_mention("ben", "注文が届きません")
+    item, connector = await _one(sim, dms=False)
+
+    await connector.send(answer(item, "ご不便をおかけして申し訳ありません。" * 20))  # type: ignore[attr-defined]
+
+    (sent,) = sim.sent
+    assert len(sent["text"]) <= 141  # 140 CJK characters weigh 280
+
+
+async def test_dm_reply_goes_to_the_participant_conversation(sim: XSim) -> None:
+    event = sim.state.add_dm("cat", "please call me")
+    item, connector = await _one(sim, mentions=False)
+
+    ref = await connector.send(answer(item, "We will, today."))  # type: ignore[attr-defined]
+
+    (sent,) = sim.sent
+    assert sent["type"] == "dm" and sent["participant_id"] == item.author.id
+    assert sent["dm_conversation_id"] == event.conversation_id == item.thread
+    assert ref.external_id == sent["dm_event_id"]
+
+
+async def test_lost_answer_to_a_tweet_is_reconciled_not_reposted(sim: XSim) -> None:
+    sim.state.add_mention("dan", "hello & welcome")
+    item, connector = await _one(sim, dms=False)
+    sim.inject("/2/tweets", method="POST", kind="drop")  # X stores it, the answer is lost
+
+    ref = await connector.send(answer(item, "Thanks Dan & team, we're on it"))  # type: ignore[attr-defined]
+
+    assert len(sim.sent) == 1 and ref.external_id == sim.sent[0]["id"]
+    assert sim.count("/2/users/*/tweets") >= 1  # looked before posting again
+
+
+async def test_slow_dm_send_is_reconciled_not_resent(sim: XSim) -> None:
+    sim.state.add_dm("eve", "hi")
+    item, connector = await _one(sim, mentions=False, request_timeout_seconds=0.3)
+    sim.inject("/2/dm_conversations/with/*/messages", method="POST", kind="slow", delay=2.0)
+
+    ref = await connector.send(answer(item, "Hello Eve"))  # type: ignore[attr-defined]
+
+    assert len(sim.sent) == 1 and ref.external_id == sim.sent[0]["dm_event_id"]
+
+
+async def test_send_retries_a_refused_connection_and_a_503(sim: XSim) -> None:
+    sim.state.add_mention("fay", "ping")
+    item, connector = await _one(sim, dms=False)
+    sim.inject("/2/tweets", method="POST", status=503, times=2)
+    sim.inject("/2/tweets", method="POST", status=429, times=1, reset_in=0.0)
+
+    await connector.send(answer(item, "pong"))  # type: ignore[attr-defined]
+
+    assert len(sim.sent) == 1 and sim.sent[0]["text"] == "pong"
+
+
+async def test_duplicate_content_refusal_returns_the_earlier_post(sim: XSim) -> None:
+    sim.state.add_mention("gus", "hello")
+    item, connector = await _one(sim, dms=False)
+    first = await connector.send(answer(item, "Hi Gus"))  # type: ignore[attr-defined]
+
+    again = await connector.send(answer(item, "Hi Gus", key="outbox-1-retry"))  # type: ignore[attr-defined]
+
+    assert again.external_id == first.external_id and len(sim.sent) == 1
+
+
+async def test_find_sent_tells_posted_from_not_posted(sim: XSim) -> None:
+    sim.state.add_mention("hil", "one")
+    sim.state.add_dm("hil", "two")
+    store = Store()
+    connector = make_connector(sim, store)
+    await connector.connect()
+    tweet, dm = sorted(await drain(connector, store), key=lambda i: i.kind)  # dm < mention
+    tweet, dm = (tweet, dm) if tweet.kind is Kind.MENTION else (dm, tweet)
+    posted_tweet = await connector.send(answer(tweet, "Answer one"))
+    posted_dm = await connector.send(answer(dm, "Answer two"))
+
+    assert await connector.find_sent(answer(tweet, "Answer one")) == posted_tweet
+    assert await connector.find_sent(answer(dm, "Answer two")) == posted_dm
+    assert await connector.find_sent(answer(tweet, "A different answer")) is None
+    assert await connector.find_sent(answer(dm, "Not sent")) is None
+
+
+async def test_reply_to_a_deleted_tweet_is_a_connector_error_not_an_auth_error(sim: XSim) -> None:
+    root = sim.state.add_mention("ian", "soon deleted")
+    item, connector = await _one(sim, dms=False)
+    del sim.state.tweets[root.id]
+
+    with pytest.raises(ConnectorError) as caught:
+        await connector.send(answer(item, "too late"))  # type: ignore[attr-defined]
+
+    assert not isinstance(caught.value, AuthError)
+    assert connector.health().token_valid is True  # type: ignore[attr-defined]
+
+
+async def test_send_with_an_expired_token_raises_auth_error(sim: XSim) -> None:
+    sim.state.add_mention("jan", "hello")
+    item, connector = await _one(sim, dms=False)
+    sim.token_valid = False
+
+    with pytest.raises(AuthError):
+        await connector.send(answer(item, "hi"))  # type: ignore[attr-defined]
+
+    assert sim.sent == [] and connector.health().state == "down"  # type: ignore[attr-defined]
