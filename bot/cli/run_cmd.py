@@ -49,9 +49,10 @@ def print_summary(stats: RunStats) -> None:
     for name, value in rows:
         table.add_row(name, str(value))
     console.print(table)
-    if stats.read and not stats.stored:
+    if not stats.stored:
         console.print(
-            "All messages were already handled by an earlier run: nothing was sent twice."
+            "No new messages: each connector resumed after the last message it had stored, "
+            "and nothing was sent twice."
         )
 
 
