@@ -34,7 +34,7 @@ import requests
 from praw.exceptions import ClientException, PRAWException, RedditAPIException
 from prawcore.sessions import FiniteRetryStrategy
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
-from tenacity.wait import wait_exponential_jitter
+from tenacity.wait import wait_exponential, wait_random
 
 from bot.errors import AuthError, BotError, ConnectorError, RateLimited, TransientError
 from connectors.reddit.settings import Credentials, RedditSettings
@@ -85,13 +85,15 @@ class RateBudget:
 
 
 class _ObservingRequestor(prawcore.Requestor):
-    """prawcore's requestor that also records the rate-limit headers of each response."""
+    """prawcore's requestor, plus the configured timeout and a record of rate-limit headers."""
 
     def __init__(self, *, budget: RateBudget, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._budget = budget
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
+        # prawcore's Session passes its own constant timeout; ours (from settings) wins.
+        kwargs["timeout"] = self.timeout
         response = super().request(*args, **kwargs)
         self._budget.observe(response.headers)
         return response
@@ -244,7 +246,9 @@ class RedditClient:
     def retrying(self, on_retry: Callable[[RetryCallState], None]) -> AsyncRetrying:
         """The tenacity policy: TransientError retried, RateLimited waits Reddit's time."""
         s = self.settings
-        backoff = wait_exponential_jitter(s.backoff_initial, s.backoff_max, 2, s.backoff_initial)
+        backoff = wait_exponential(multiplier=s.backoff_initial, max=s.backoff_max) + wait_random(
+            0, s.backoff_initial
+        )
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
