@@ -195,7 +195,9 @@ def _state_after(exc: BaseException, attempt: int = 1) -> RetryCallState:
     return state
 
 
-def test_a_429_waits_for_the_announced_reset_within_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_429_waits_for_the_announced_reset_within_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
         monkeypatch.setenv(name, "v")
     sim = XSim()
@@ -206,7 +208,9 @@ def test_a_429_waits_for_the_announced_reset_within_the_cap(monkeypatch: pytest.
     soon = datetime.now(UTC) + timedelta(seconds=120)
 
     waited = api.wait(_state_after(RateLimited("429", reset_at=soon)))
-    past = api.wait(_state_after(RateLimited("429", reset_at=datetime.now(UTC) - timedelta(hours=1))))
+    past = api.wait(
+        _state_after(RateLimited("429", reset_at=datetime.now(UTC) - timedelta(hours=1)))
+    )
     far = api.wait(_state_after(RateLimited("429", reset_at=soon + timedelta(hours=2))))
     backoff = api.wait(_state_after(TransientError("503"), attempt=3))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from bot.errors import AuthError, ConnectorError
+from bot.errors import AuthError, ConnectorError, RateLimited, TransientError
 from connectors.base import Inbound, Kind, Outbound
 from connectors.x.text import weighted_length
 from tests.sims.x_sim import XSim
@@ -54,7 +56,6 @@ async def test_reply_lands_in_the_thread_trimmed_to_280(sim: XSim) -> None:
     assert sent["id"] == ref.external_id and ref.url and ref.external_id in ref.url
     assert weighted_length(sent["text"]) <= 280 and sent["text"].endswith("…")
     assert sim.state.tweets[ref.external_id].text.startswith("@amy ")  # X's reply prefix
-    assert connector.health().messages_out == 1  # type: ignore[attr-defined]
 
 
 async def test_cjk_reply_is_trimmed_by_weight_not_code_points(sim: XSim) -> None:
@@ -100,15 +101,29 @@ async def test_slow_dm_send_is_reconciled_not_resent(sim: XSim) -> None:
     assert len(sim.sent) == 1 and ref.external_id == sim.sent[0]["dm_event_id"]
 
 
-async def test_send_retries_a_refused_connection_and_a_503(sim: XSim) -> None:
+async def test_send_retries_a_503_burst_itself(sim: XSim) -> None:
     sim.state.add_mention("fay", "ping")
     item, connector = await _one(sim, dms=False)
     sim.inject("/2/tweets", method="POST", status=503, times=2)
-    sim.inject("/2/tweets", method="POST", status=429, times=1, reset_in=0.0)
 
     await connector.send(answer(item, "pong"))  # type: ignore[attr-defined]
 
     assert len(sim.sent) == 1 and sim.sent[0]["text"] == "pong"
+
+
+async def test_a_long_rate_limit_on_send_goes_back_to_the_sender(sim: XSim) -> None:
+    sim.state.add_mention("gil", "ping")
+    item, connector = await _one(sim, dms=False, backoff_max_seconds=0.05)
+    sim.inject("/2/tweets", method="POST", status=429, reset_in=120)
+
+    with pytest.raises(RateLimited) as caught:
+        await connector.send(answer(item, "pong"))  # type: ignore[attr-defined]
+
+    assert caught.value.reset_at is not None
+    assert 100 < (caught.value.reset_at - datetime.now(UTC)).total_seconds() <= 121
+    assert sim.sent == [] and sim.count("/2/tweets", "POST") == 1  # no waiting, no busy loop
+    await connector.send(answer(item, "pong"))  # type: ignore[attr-defined]
+    assert len(sim.sent) == 1
 
 
 async def test_duplicate_content_refusal_returns_the_earlier_post(sim: XSim) -> None:
@@ -159,3 +174,19 @@ async def test_send_with_an_expired_token_raises_auth_error(sim: XSim) -> None:
         await connector.send(answer(item, "hi"))  # type: ignore[attr-defined]
 
     assert sim.sent == [] and connector.health().state == "down"  # type: ignore[attr-defined]
+
+
+async def test_an_uncertain_dm_is_not_sent_twice_across_sender_retries(sim: XSim) -> None:
+    sim.state.add_dm("hugo", "hello")
+    item, connector = await _one(sim, mentions=False, retry_attempts=2)
+    sim.inject("/2/dm_conversations/with/*/messages", method="POST", kind="drop")
+    # ...and X cannot be asked whether it arrived: the lookups fail too.
+    sim.inject("/2/dm_conversations/with/*/dm_events", status=503, times=2)
+
+    with pytest.raises(TransientError):
+        await connector.send(answer(item, "We are looking into it"))  # type: ignore[attr-defined]
+    assert len(sim.sent) == 1  # posted, though we could not tell
+
+    ref = await connector.send(answer(item, "We are looking into it"))  # type: ignore[attr-defined]
+
+    assert len(sim.sent) == 1 and ref.external_id == sim.sent[0]["dm_event_id"]

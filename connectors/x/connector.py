@@ -42,12 +42,23 @@ class XConnector(BaseConnector):
         self._replier: Replier | None = None
         self._positions: dict[str, int | None] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
-        self._started_at = datetime.now(UTC)
+        self._started_at = datetime.now(UTC)  # where a first start's lookback counts from
+        self._connecting = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Read credentials, learn our own id if not configured. Fails fast on bad secrets."""
+        """Read credentials, learn our own id if not configured. Fails fast on bad secrets.
+
+        The daemon calls this again after a failure; read positions survive a reconnect.
+        """
+        async with self._connecting:
+            await self._connect()
+
+    async def _connect(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
         try:
             creds = Credentials.from_env(self.settings, self.name)
         except ConfigError as exc:
@@ -67,7 +78,6 @@ class XConnector(BaseConnector):
                 raise ConnectorError("X users/me: the answer has no user id")
         self._me = Identity.build(user_id, handle, self.settings.known_bots)
         self._replier = Replier(self._api, self._me, self.settings, self._health)
-        self._started_at = datetime.now(UTC)
         self._health.success()
         log.info("X connector %s connected as user id %s", self.name, user_id)
 
@@ -106,8 +116,7 @@ class XConnector(BaseConnector):
                 continue
             for item in batch.items:
                 if item.kind is Kind.DM or self._first_time(item.external_id):
-                    yield item
-                    self._health.messages_in += 1
+                    yield item  # the daemon counts health.messages_in
                     self._positions[key] = int(item.external_id)
             self._advance(key, batch.newest)
         if strict and failure is not None:
@@ -225,18 +234,18 @@ class XConnector(BaseConnector):
 
     # -- outbound ------------------------------------------------------------------------
 
+    async def _replies(self) -> Replier:
+        """The sender may run (reconcile at start-up) before ingest has connected us."""
+        async with self._connecting:
+            if self._replier is None:
+                await self._connect()
+        assert self._replier is not None
+        return self._replier
+
     async def send(self, reply: Outbound) -> SentRef:
         """A tweet replying to ``in_reply_to`` (280 weighted chars) or a DM to the author."""
-        if self._replier is None:
-            self._ready()
-        assert self._replier is not None
-        ref = await self._replier.send(reply)
-        self._health.messages_out += 1
-        return ref
+        return await (await self._replies()).send(reply)
 
     async def find_sent(self, reply: Outbound) -> SentRef | None:
         """Crash reconciliation: our post answering the same message with the same text."""
-        if self._replier is None:
-            self._ready()
-        assert self._replier is not None
-        return await self._replier.find_sent(reply)
+        return await (await self._replies()).find_sent(reply)

@@ -8,11 +8,12 @@ tweet as duplicate content) we look for the reply among our own recent posts.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
-from bot.errors import ConnectorError, TransientError
+from bot.errors import ConnectorError, RateLimited, TransientError
 from connectors.base import Health, Kind, Outbound, SentRef
 from connectors.x import parse
 from connectors.x.parse import Identity
@@ -31,11 +32,15 @@ class Replier:
         self._me = me
         self._settings = settings
         self._health = health
+        # Outbox rows whose last attempt may have been posted: look before posting again.
+        self._uncertain: set[str] = set()
 
     async def send(self, reply: Outbound) -> SentRef:
-        uncertain = False
+        """Short retries here; a long rate-limit wait goes back to the daemon's sender as
+        RateLimited, so one platform's 15-minute window never holds up the others' replies."""
+        key = reply.idempotency_key
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(self._retry_here),
             wait=self._api.wait,
             stop=stop_after_attempt(self._settings.retry_attempts),
             before_sleep=self._log_retry,
@@ -43,24 +48,29 @@ class Replier:
         )
         async for attempt in retrying:
             with attempt:
-                if uncertain and (earlier := await self.find_sent(reply)) is not None:
-                    log.info(
-                        "X reply %s was already posted as %s",
-                        reply.idempotency_key,
-                        earlier.external_id,
-                    )
+                if key in self._uncertain and (earlier := await self.find_sent(reply)):
+                    log.info("X reply %s was already posted as %s", key, earlier.external_id)
+                    self._uncertain.discard(key)
                     return earlier
                 try:
-                    return await self._post(reply)
+                    ref = await self._post(reply)
                 except MaybePosted:
-                    uncertain = True
+                    self._uncertain.add(key)
                     raise
                 except DuplicateContent:
                     earlier = await self.find_sent(reply)
                     if earlier is None:
                         raise
-                    return earlier
+                    ref = earlier
+                self._uncertain.discard(key)
+                return ref
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _retry_here(self, exc: BaseException) -> bool:
+        if isinstance(exc, RateLimited) and exc.reset_at is not None:
+            wait = (exc.reset_at - datetime.now(UTC)).total_seconds()
+            return wait <= self._settings.backoff_max_seconds
+        return isinstance(exc, TransientError)
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

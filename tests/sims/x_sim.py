@@ -24,7 +24,6 @@ import contextlib
 import fnmatch
 import hashlib
 import hmac
-import json
 import math
 import signal
 import sys
@@ -52,8 +51,15 @@ CREDENTIALS = {
     "X_ACCESS_TOKEN_SECRET": "sim-access-token-secret",
 }
 # X's 15-minute budgets for the endpoints socialbot uses.
-LIMITS = {"mentions": 450, "search": 450, "dm_events": 300, "me": 75, "tweets": 1500,
-          "create_tweet": 200, "create_dm": 200}
+LIMITS = {
+    "mentions": 450,
+    "search": 450,
+    "dm_events": 300,
+    "me": 75,
+    "tweets": 1500,
+    "create_tweet": 200,
+    "create_dm": 200,
+}
 WINDOW = 900
 
 
@@ -86,8 +92,13 @@ class Fault:
 
 
 class XSim:
-    def __init__(self, *, our_id: str = OUR_ID, our_username: str = OUR_USERNAME,
-                 credentials: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        our_id: str = OUR_ID,
+        our_username: str = OUR_USERNAME,
+        credentials: dict[str, str] | None = None,
+    ) -> None:
         self.state = XState(our_id, our_username)
         self.creds = dict(credentials or CREDENTIALS)
         self.token_valid = True
@@ -140,7 +151,9 @@ class XSim:
         return fault
 
     def count(self, path_pattern: str, method: str = "GET") -> int:
-        return sum(1 for m, p, _ in self.requests if m == method and fnmatch.fnmatch(p, path_pattern))
+        return sum(
+            1 for m, p, _ in self.requests if m == method and fnmatch.fnmatch(p, path_pattern)
+        )
 
     # -- middleware: faults, auth, budgets -------------------------------------------------
 
@@ -168,8 +181,9 @@ class XSim:
         if fault is None or fault.kind in {"slow", "drop", "truncate"}:
             return None
         if fault.kind == "garbage":
-            return web.Response(text="<html><body>upstream connect error</body></html>",
-                                content_type="text/html")
+            return web.Response(
+                text="<html><body>upstream connect error</body></html>", content_type="text/html"
+            )
         if fault.status == 429:
             return self._too_many(time.time() + fault.reset_in)
         if fault.status == 401:
@@ -178,7 +192,9 @@ class XSim:
         title = titles.get(fault.status, "Error")
         return problem(fault.status, title, title)
 
-    async def _after(self, request: web.Request, response: web.StreamResponse, fault: Fault) -> web.StreamResponse:
+    async def _after(
+        self, request: web.Request, response: web.StreamResponse, fault: Fault
+    ) -> web.StreamResponse:
         if fault.kind == "slow":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), fault.delay)
@@ -192,12 +208,23 @@ class XSim:
 
     def _too_many(self, reset_at: float) -> web.Response:
         response = problem(429, "Too Many Requests", "Too Many Requests")
-        response.headers.update({"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0",
-                                 "x-rate-limit-reset": str(math.ceil(reset_at))})
+        response.headers.update(
+            {
+                "x-rate-limit-limit": "450",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(math.ceil(reset_at)),
+            }
+        )
         return response
 
     async def _guarded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        user_context = request.match_info.route.name in {"me", "dm_events", "dm_with", "create_tweet", "create_dm"}
+        user_context = request.match_info.route.name in {
+            "me",
+            "dm_events",
+            "dm_with",
+            "create_tweet",
+            "create_dm",
+        }
         refusal = self._authenticate(request, user_context)
         if refusal is not None:
             return refusal
@@ -210,9 +237,13 @@ class XSim:
             return self._too_many(window_start + WINDOW)
         self._budget[endpoint] = (used + 1, window_start)
         response = await handler(request)
-        response.headers.update({"x-rate-limit-limit": str(limit),
-                                 "x-rate-limit-remaining": str(limit - used - 1),
-                                 "x-rate-limit-reset": str(math.ceil(window_start + WINDOW))})
+        response.headers.update(
+            {
+                "x-rate-limit-limit": str(limit),
+                "x-rate-limit-remaining": str(limit - used - 1),
+                "x-rate-limit-reset": str(math.ceil(window_start + WINDOW)),
+            }
+        )
         return response
 
     def _authenticate(self, request: web.Request, user_context: bool) -> web.Response | None:
@@ -221,11 +252,14 @@ class XSim:
             return problem(401, "Unauthorized", "Unauthorized")
         if header.startswith("Bearer "):
             if user_context:
-                return problem(403, "Unsupported Authentication",
-                               "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
-                               "endpoint.  Supported authentication types are [OAuth 1.0a User "
-                               "Context, OAuth 2.0 User Context].",
-                               "https://api.twitter.com/2/problems/unsupported-authentication")
+                return problem(
+                    403,
+                    "Unsupported Authentication",
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
+                    "endpoint.  Supported authentication types are [OAuth 1.0a User "
+                    "Context, OAuth 2.0 User Context].",
+                    "https://api.twitter.com/2/problems/unsupported-authentication",
+                )
             ok = hmac.compare_digest(header[7:], self.creds["X_BEARER_TOKEN"])
             return None if ok else problem(401, "Unauthorized", "Unauthorized")
         if header.startswith("OAuth ") and self._oauth1_valid(request, header):
@@ -235,8 +269,10 @@ class XSim:
     def _oauth1_valid(self, request: web.Request, header: str) -> bool:
         """Recompute the HMAC-SHA1 signature over the URL tweepy signed (api.twitter.com)."""
         params = signature.collect_parameters(
-            uri_query=request.query_string, headers={"Authorization": header},
-            exclude_oauth_signature=False)
+            uri_query=request.query_string,
+            headers={"Authorization": header},
+            exclude_oauth_signature=False,
+        )
         given = dict(params)
         if given.get("oauth_consumer_key") != self.creds["X_CONSUMER_KEY"]:
             return False
@@ -247,7 +283,8 @@ class XSim:
             signature.base_string_uri("https://api.twitter.com" + request.path),
             signature.normalize_parameters([p for p in params if p[0] != "oauth_signature"]),
         )
-        key = f"{quote(self.creds['X_CONSUMER_SECRET'], safe='~')}&{quote(self.creds['X_ACCESS_TOKEN_SECRET'], safe='~')}"
+        secrets = (self.creds["X_CONSUMER_SECRET"], self.creds["X_ACCESS_TOKEN_SECRET"])
+        key = "&".join(quote(secret, safe="~") for secret in secrets)
         digest = hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()
         expected = base64.b64encode(digest).decode()
         return hmac.compare_digest(expected, given.get("oauth_signature", ""))
@@ -274,7 +311,9 @@ class XSim:
         user_id = request.match_info["id"]
         if user_id not in self.state.users:
             return problem(404, "Not Found Error", f"Could not find user with id: [{user_id}].")
-        return self._timeline(request, self.state.mentions_of(user_id), (5, 100), "pagination_token")
+        return self._timeline(
+            request, self.state.mentions_of(user_id), (5, 100), "pagination_token"
+        )
 
     async def get_user_tweets(self, request: web.Request) -> web.Response:
         user_id = request.match_info["id"]
@@ -286,12 +325,17 @@ class XSim:
             return invalid("The `query` query parameter can not be empty", "query")
         return self._timeline(request, self.state.search(query), (10, 100), "next_token")
 
-    def _timeline(self, request: web.Request, tweets: list[Any], bounds: tuple[int, int],
-                  token_param: str) -> web.Response:
+    def _timeline(
+        self, request: web.Request, tweets: list[Any], bounds: tuple[int, int], token_param: str
+    ) -> web.Response:
         q = request.query
         size = _int(q.get("max_results"), 10)
-        if size is None or not bounds[0] <= size <= bounds[1]:
-            return invalid(f"The `max_results` query parameter value is not between {bounds[0]} and {bounds[1]}", "max_results")
+        low, high = bounds
+        if size is None or not low <= size <= high:
+            return invalid(
+                f"The `max_results` query parameter value is not between {low} and {high}",
+                "max_results",
+            )
         chosen = _window(tweets, q, token_param)
         if chosen is None:
             return invalid("invalid pagination token", token_param)
@@ -302,7 +346,11 @@ class XSim:
         body: dict[str, Any] = {"data": [self.state.tweet_json(t, fields) for t in page]}
         if "author_id" in _fields(q, "expansions"):
             body["includes"] = {"users": self.state.users_json([t.author_id for t in page])}
-        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0].id, "oldest_id": page[-1].id}
+        meta: dict[str, Any] = {
+            "result_count": len(page),
+            "newest_id": page[0].id,
+            "oldest_id": page[-1].id,
+        }
         if more:
             meta["next_token"] = _token(page[-1].id)
         body["meta"] = meta
@@ -312,7 +360,9 @@ class XSim:
         q = request.query
         size = _int(q.get("max_results"), 100)
         if size is None or not 1 <= size <= 100:
-            return invalid("The `max_results` query parameter value is not between 1 and 100", "max_results")
+            return invalid(
+                "The `max_results` query parameter value is not between 1 and 100", "max_results"
+            )
         events = self.state.dm_events_of(self.state.our_id, request.match_info.get("pid"))
         types = _fields(q, "event_types")
         if types:
@@ -327,7 +377,10 @@ class XSim:
         body: dict[str, Any] = {"data": [self.state.dm_json(e, fields) for e in page]}
         if "sender_id" in _fields(q, "expansions"):
             body["includes"] = {"users": self.state.users_json([e.sender_id for e in page])}
-        meta: dict[str, Any] = {"result_count": len(page), "previous_token": _token(page[0].id, "p")}
+        meta: dict[str, Any] = {
+            "result_count": len(page),
+            "previous_token": _token(page[0].id, "p"),
+        }
         if more:
             meta["next_token"] = _token(page[-1].id)
         body["meta"] = meta
@@ -342,13 +395,28 @@ class XSim:
             return invalid("Tweet text is too long", "text")
         parent = (body.get("reply") or {}).get("in_reply_to_tweet_id")
         if parent is not None and parent not in self.state.tweets:
-            return problem(403, "Forbidden", "The tweet you are replying to has been deleted or is not visible to you.")
+            return problem(
+                403,
+                "Forbidden",
+                "The tweet you are replying to has been deleted or is not visible to you.",
+            )
         if self.state.duplicate_of(self.state.our_id, text):
-            return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
+            return problem(
+                403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."
+            )
         tweet = self.state.add_tweet(self.state.our_id, text, in_reply_to=parent)
-        self.state.sent.append({"type": "tweet", "id": tweet.id, "text": text,
-                                "in_reply_to_tweet_id": parent, "conversation_id": tweet.conversation_id})
-        return web.json_response({"data": {"id": tweet.id, "text": html_escape(tweet.text)}}, status=201)
+        self.state.sent.append(
+            {
+                "type": "tweet",
+                "id": tweet.id,
+                "text": text,
+                "in_reply_to_tweet_id": parent,
+                "conversation_id": tweet.conversation_id,
+            }
+        )
+        return web.json_response(
+            {"data": {"id": tweet.id, "text": html_escape(tweet.text)}}, status=201
+        )
 
     async def post_dm(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -359,10 +427,19 @@ class XSim:
         if not isinstance(text, str) or not text or len(text) > 10_000:
             return invalid("text must be 1 to 10000 characters", "text")
         event = self.state.add_dm(self.state.our_id, text, to=pid)
-        self.state.sent.append({"type": "dm", "dm_event_id": event.id, "text": text,
-                                "participant_id": pid, "dm_conversation_id": event.conversation_id})
-        return web.json_response({"data": {"dm_conversation_id": event.conversation_id,
-                                           "dm_event_id": event.id}}, status=201)
+        self.state.sent.append(
+            {
+                "type": "dm",
+                "dm_event_id": event.id,
+                "text": text,
+                "participant_id": pid,
+                "dm_conversation_id": event.conversation_id,
+            }
+        )
+        return web.json_response(
+            {"data": {"dm_conversation_id": event.conversation_id, "dm_event_id": event.id}},
+            status=201,
+        )
 
     # -- control endpoints (standalone use) -----------------------------------------------
 
@@ -373,7 +450,10 @@ class XSim:
         if what == "mentions":
             ids = [self.state.add_mention(i["author"], i["text"]).id for i in items]
         elif what == "tweets":
-            ids = [self.state.add_tweet(i["author"], i["text"], in_reply_to=i.get("in_reply_to")).id for i in items]
+            ids = [
+                self.state.add_tweet(i["author"], i["text"], in_reply_to=i.get("in_reply_to")).id
+                for i in items
+            ]
         elif what == "dms":
             ids = [self.state.add_dm(i["sender"], i["text"]).id for i in items]
         elif what == "faults":

@@ -81,7 +81,9 @@ class XState:
         self._last_id = max(self._last_id + 1, candidate)
         return str(self._last_id)
 
-    def add_user(self, username: str, *, user_id: str | None = None, name: str | None = None) -> dict[str, str]:
+    def add_user(
+        self, username: str, *, user_id: str | None = None, name: str | None = None
+    ) -> dict[str, str]:
         existing = self.by_username(username)
         if existing is not None:
             return existing
@@ -240,7 +242,9 @@ class XState:
         return list(seen.values())
 
 
-def _finish(out: dict[str, Any], overrides: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
+def _finish(
+    out: dict[str, Any], overrides: dict[str, Any], drop: tuple[str, ...]
+) -> dict[str, Any]:
     out.update(overrides)
     for key in drop:
         out.pop(key, None)

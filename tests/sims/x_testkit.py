@@ -50,8 +50,13 @@ class Store:
 
 
 def x_settings(sim: XSim, **overrides: Any) -> XSettings:
-    values: dict[str, Any] = {"api_base_url": sim.base_url, "user_id": sim.state.our_id,
-                              "handle": sim.state.our_username, **FAST, **overrides}
+    values: dict[str, Any] = {
+        "api_base_url": sim.base_url,
+        "user_id": sim.state.our_id,
+        "handle": sim.state.our_username,
+        **FAST,
+        **overrides,
+    }
     return XSettings(**values)
 
 
