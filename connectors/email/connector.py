@@ -141,7 +141,6 @@ class EmailConnector(BaseConnector):
             position = max(uid, baseline) if last else uid
             item = await asyncio.to_thread(self._inbound, fetched, position)
             self._position = (state.uidvalidity, position)  # the daemon never drops an item
-            self._health.messages_in += 1
             yield item
         if rescan and not uids:
             self._position = (state.uidvalidity, baseline)
@@ -190,7 +189,6 @@ class EmailConnector(BaseConnector):
         )
         credentials = self.settings.smtp_credentials()
         await self._guarded(send_message, self.settings, msg, context.to, credentials)
-        self._health.messages_out += 1
         if self.settings.save_sent:
             try:
                 await self._retrying(self._sent.append, self.settings.sent_mailbox, msg.as_bytes())

@@ -169,6 +169,7 @@ def _html_to_text(html: str) -> str:
     converter.ignore_images = True
     converter.ignore_emphasis = True
     converter.ignore_links = False
+    converter.unicode_snob = True  # keep “quotes” and accents, not ASCII look-alikes
     try:
         return str(converter.handle(html))
     except Exception:  # html2text is robust, but a crash here must not lose the mail
