@@ -1,0 +1,1 @@
+"""Triage: does this message need a human? Scorers, evaluation and training."""
