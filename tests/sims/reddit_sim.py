@@ -155,6 +155,9 @@ class RedditSim:
         if request.path.startswith("/_sim/"):
             return await handler(request)
         self.state.requests.append((request.method, request.path, request.query_string))
+        if request.method == "POST" and request.path.rstrip("/") != TOKEN_PATH:
+            form = await request.post()
+            self.state.forms.append((request.path, {k: str(v) for k, v in form.items()}))
         fault = next((f for f in self.state.faults if f.matches(request)), None)
         if fault is not None:
             fault.times -= 1

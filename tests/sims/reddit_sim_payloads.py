@@ -61,6 +61,7 @@ class SimState:
     own_messages: list[Json] = field(default_factory=list)
     sent: list[Json] = field(default_factory=list)  # every reply the bot posted
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, query
+    forms: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # POST path, fields
     faults: list[Fault] = field(default_factory=list)
     used: int = 0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(int("n00000", 36)))
