@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.config import Config
 from bot.ingest import Ingest
@@ -41,6 +43,18 @@ class Storage:
         return cls(db, InboundRepo(db), DecisionRepo(db), OutboxRepo(db))
 
 
+class Service(Protocol):
+    """A background part of the daemon (scheduler, dashboard, metrics): runs until cancelled."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
+# Builds the optional services from the config once storage and connectors exist.
+ServiceFactory = Callable[["Daemon"], Sequence[Service]]
+
+
 class Daemon:
     def __init__(
         self,
@@ -49,6 +63,7 @@ class Daemon:
         connectors: list[Connector] | None = None,
         scorer: Scorer | None = None,
         queue: WorkQueue | None = None,
+        services: ServiceFactory | None = None,
     ) -> None:
         self.config = config
         self.storage = Storage.open(config.database_url)
@@ -77,6 +92,7 @@ class Daemon:
             on_reply=self.sender.wake,
         )
         self._stop = asyncio.Event()
+        self.services: list[Service] = list(services(self)) if services else []
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -123,6 +139,7 @@ class Daemon:
             for c in self.connectors
         ]
         sender = asyncio.create_task(self.sender.run(), name="sender")
+        tasks += [asyncio.create_task(s.run(), name=s.name) for s in self.services]
         log.info(
             "socialbot running with %d connector(s): %s",
             len(self.connectors),

@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.daemon import Daemon
 from bot.logs import setup_logging
 from bot.registry import describe_installed
+from bot.services import build_services
 from bot.stats import RunStats
 from storage.db import Database, current_revision
 
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
         if demo:
             cfg = with_demo(cfg)
         setup_logging(cfg.bot.log_level, cfg.bot.log_format)
-        daemon = Daemon(cfg)
+        daemon = Daemon(cfg, services=build_services)
         stats = asyncio.run(daemon.run(once=once))
         print_summary(stats)
 

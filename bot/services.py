@@ -1,0 +1,22 @@
+"""The daemon's optional background services, built from the config.
+
+One explicit list: each feature (SLA scheduler, dashboard, health/metrics endpoint) adds its
+constructor here; a constructor returns None when its feature is switched off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.daemon import Daemon, Service
+
+ServiceBuilder = Callable[["Daemon"], "Service | None"]
+
+BUILDERS: list[ServiceBuilder] = []
+
+
+def build_services(daemon: Daemon) -> list[Service]:
+    built = (builder(daemon) for builder in BUILDERS)
+    return [service for service in built if service is not None]
