@@ -81,7 +81,10 @@ class RedditConnector(BaseConnector):
     async def connect(self) -> None:
         """Read credentials, check them with GET /api/v1/me, load the subreddit cursors."""
         credentials = load_credentials(self.settings, self.name)
+        if self._client is not None:  # the daemon reconnects after an error
+            await self._client.close()
         self._client = RedditClient(self.settings, credentials, self.name)
+        self._inflight.clear()  # a new listen() may yield uncommitted items again
         me = await self._retry(lambda r: r.request(method="GET", path="api/v1/me"))
         account = me.get("name") if isinstance(me, dict) else None
         if isinstance(account, str) and account.lower() != self.settings.username.lower():
@@ -277,7 +280,6 @@ class RedditConnector(BaseConnector):
             if not getattr(self.settings, _SWITCH.get(item.meta["reddit_type"], "comment_replies")):
                 continue
             self._inflight.add(name)
-            self._health.messages_in += 1
             yield item
 
     async def _poll_listing(self, key: str) -> AsyncIterator[Inbound]:
@@ -305,7 +307,6 @@ class RedditConnector(BaseConnector):
                 self._skip(thing, exc)
             else:
                 if self._keywords is None or self._keywords.search(item.text):
-                    self._health.messages_in += 1
                     yield item
             self._high[key] = max(self._high.get(key, 0), base36(name))
 
@@ -363,7 +364,6 @@ class RedditConnector(BaseConnector):
             return posted
 
         sent = await self._guarded(step)
-        self._health.messages_out += 1
         if sent is None:  # Reddit posted but returned nothing (quarantined subreddit)
             sent = await self._find(target, text) or SentRef(external_id="unknown")
         return sent
