@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from connectors.base import Kind, Outbound
-from tests.sims.discord_bot import Running, make_connector, sim
+from tests.sims.discord_bot import Launcher, Running, launch, sim
 from tests.sims.discord_sim import FakeDiscord
 
-__all__ = ["sim"]  # the fixture, re-exported for pytest
+__all__ = ["launch", "sim"]  # the fixture, re-exported for pytest
 
 
 @pytest.fixture
@@ -20,14 +18,11 @@ def support(sim: FakeDiscord) -> int:
 
 
 @pytest.fixture
-async def bot(
-    sim: FakeDiscord, support: int, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Running]:
-    running = make_connector(sim, monkeypatch, channel_ids=(support,))
+async def bot(support: int, launch: Launcher) -> Running:
+    running = launch(channel_ids=(support,))
     running.start()
     await running.ready()
-    yield running
-    await running.stop()
+    return running
 
 
 def reply_to(item_kind: Kind, thread: str, external_id: str, author_id: str, text: str) -> Outbound:

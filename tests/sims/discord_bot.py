@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -115,3 +115,21 @@ def make_connector(
     store = cursors or MemoryCursors()
     connector = DiscordConnector(settings_for(sim, **overrides), ConnectorContext(name, store))
     return Running(connector, store)
+
+
+Launcher = Callable[..., Running]
+
+
+@pytest.fixture
+async def launch(sim: FakeDiscord, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Launcher]:
+    """``launch(cursors=None, **settings)`` -> a Running connector, closed after the test."""
+    made: list[Running] = []
+
+    def make(cursors: MemoryCursors | None = None, **overrides: Any) -> Running:
+        running = make_connector(sim, monkeypatch, cursors, **overrides)
+        made.append(running)
+        return running
+
+    yield make
+    for running in made:
+        await running.stop()

@@ -30,6 +30,10 @@ class Snowflakes:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def at(self, when: datetime) -> int:
+        """An id from the past (not monotonic with next(); unique by its low bits)."""
+        return (int(when.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22 | next(self._worker) % 4096
+
 
 def snowflake_time(snowflake: int) -> datetime:
     return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, tz=UTC)

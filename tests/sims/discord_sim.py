@@ -13,11 +13,13 @@ sends any gateway event, ``rest_route(method, regex, handler)`` adds a REST endp
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -153,8 +155,12 @@ class FakeDiscord:
         mention_bot: bool = False,
         reply_to: Json | None = None,
         nonce: str | int | None = None,
+        at: datetime | None = None,
     ) -> Json:
-        """Someone writes in a channel: stored in history and sent to connected sessions."""
+        """Someone writes in a channel: stored in history and sent to connected sessions.
+
+        ``at`` back-dates the message (its snowflake), to test look-back windows.
+        """
         mentions = [self._mentioned(self.bot)] if mention_bot else []
         if mention_bot:
             content = f"<@{self.bot['id']}> {content}"
@@ -164,11 +170,12 @@ class FakeDiscord:
             if self._is_guild(channel_id):
                 reference["guild_id"] = str(self.guild_id)
             referenced = reply_to
+        message_id = self.ids.next() if at is None else self.ids.at(at)
         msg = p.message(
-            self.ids.next(), channel_id, author, content,
+            message_id, channel_id, author, content,
             mentions=mentions, reference=reference, referenced=referenced, nonce=nonce,
         )  # fmt: skip
-        self.history[channel_id].append(msg)
+        bisect.insort(self.history[channel_id], msg, key=lambda m: int(m["id"]))
         await self.dispatch("MESSAGE_CREATE", self.message_create(msg))
         return msg
 
@@ -246,7 +253,7 @@ class FakeDiscord:
 
     async def _on_frame(self, ws: web.WebSocketResponse, frame: Json) -> None:
         self.gateway_frames.append(frame)
-        op, data = frame.get("op"), frame.get("d")
+        op, data = frame.get("op"), frame.get("d") or {}
         if op == OP_HEARTBEAT:
             await ws.send_json(p.envelope(OP_HEARTBEAT_ACK, None))
         elif op == OP_IDENTIFY:
