@@ -57,7 +57,7 @@ class EmailConnector(BaseConnector):
         self.settings: EmailSettings = settings
         self._inbox = ImapSession(settings, settings.imap_credentials, settings.mailbox)
         self._sent = ImapSession(
-            settings, settings.imap_credentials, settings.sent_mailbox, readonly=True
+            settings, settings.imap_credentials, settings.sent_mailbox or "Sent", readonly=True
         )
         self._cursor_key = f"imap:{settings.mailbox}"
         self._position: tuple[int, int] | None = None  # (UIDVALIDITY, last UID handed out)
@@ -189,7 +189,7 @@ class EmailConnector(BaseConnector):
         )
         credentials = self.settings.smtp_credentials()
         await self._guarded(send_message, self.settings, msg, context.to, credentials)
-        if self.settings.save_sent:
+        if self.settings.save_sent and self.settings.sent_mailbox:
             try:
                 await self._retrying(self._sent.append, self.settings.sent_mailbox, msg.as_bytes())
             except ConnectorError as exc:  # the mail went out: never fail (and resend) for this
@@ -204,8 +204,8 @@ class EmailConnector(BaseConnector):
 
     async def find_sent(self, reply: Outbound) -> SentRef | None:
         """Was this outbox row already mailed? Its Message-ID is deterministic: look in Sent."""
-        if not self.settings.save_sent:
-            return None  # without a Sent copy there is nothing to look at (documented)
+        if not self.settings.sent_mailbox:
+            return None  # no Sent folder to look in: the daemon sends again (documented)
         message_id = self._message_id(reply)
         try:
             uid = await self._retrying(self._sent.find_message_id, message_id)

@@ -49,8 +49,8 @@ class EmailSettings(ConnectorSettings):
     initial_scan: InitialScan = "unseen"
     max_message_bytes: int = Field(60_000_000, ge=10_000)
     max_text_chars: int = Field(50_000, ge=1_000)
-    save_sent: bool = True
-    sent_mailbox: str = "Sent"
+    save_sent: bool = Field(True, description="APPEND each reply to sent_mailbox")
+    sent_mailbox: str = Field("Sent", description='where find_sent looks; "" for nowhere')
     retry_attempts: int = Field(5, ge=1, le=20)
     retry_max_wait: float = Field(30.0, gt=0, le=600)
 

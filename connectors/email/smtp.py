@@ -80,7 +80,7 @@ def build_reply(
     if marker:
         msg["Auto-Submitted"] = marker
         msg["X-Auto-Response-Suppress"] = "All"  # Exchange/Outlook: no OOF answer to us
-    msg.set_content(text)
+    msg.set_content(text, cte="quoted-printable")  # 7-bit safe: no 8BITMIME needed en route
     return msg
 
 

@@ -401,18 +401,29 @@ class SinkHandler:
 class SmtpSink:
     """aiosmtpd on a free loopback port (its Controller(port=0) fails its own ready check)."""
 
-    def __init__(self, *, tls: TlsFiles | None = None, password: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tls: TlsFiles | None = None,
+        implicit_tls: bool = False,
+        password: str | None = None,
+    ) -> None:
         self.handler = SinkHandler()
         self.host = "127.0.0.1"
         kwargs: dict[str, Any] = {}
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(tls.cert, tls.key)
-            kwargs.update(tls_context=context, require_starttls=True)
+            if implicit_tls:  # port 465 style: TLS from the first byte
+                kwargs.update(ssl_context=context)
+            else:
+                kwargs.update(tls_context=context, require_starttls=True)
         if password is not None:
             kwargs.update(
                 auth_required=True,
-                auth_require_tls=tls is not None,
+                # aiosmtpd only knows STARTTLS sessions as TLS: with implicit TLS it must not
+                # insist (the test then ignores its "AUTH without TLS" warning)
+                auth_require_tls=tls is not None and not implicit_tls,
                 authenticator=self._authenticator(password),
             )
         self.port = free_port()
