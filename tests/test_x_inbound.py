@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from connectors.base import Kind
+from connectors.x.parse import TWITTER_EPOCH_MS
+from connectors.x.polling import search_key
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import Store, drain, make_connector
 
@@ -201,3 +203,29 @@ async def test_malformed_items_are_logged_and_skipped(
     for skipped in (no_author, bad_date, no_text):
         assert skipped.id in caplog.text
     assert "secret customer words" not in caplog.text
+
+
+async def test_search_position_older_than_seven_days_falls_back_to_the_window(sim: XSim) -> None:
+    recent = sim.state.add_tweet(
+        "quin", "acme rocks", created_at=datetime.now(UTC) - timedelta(days=2)
+    )
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    stale = str((int(ten_days_ago.timestamp() * 1000) - TWITTER_EPOCH_MS) << 22)
+    query = "acme"
+    store = Store()
+    store.cursors[("x", search_key(query))] = stale
+    connector = make_connector(
+        sim,
+        store,
+        mentions=False,
+        dms=False,
+        search=True,
+        search_queries=(query,),
+        initial_lookback_hours=168,
+    )
+    await connector.connect()
+
+    got = await drain(connector, store)
+
+    assert [i.external_id for i in got] == [recent.id]
+    assert ("GET", "/2/tweets/search/recent", 400) not in sim.requests

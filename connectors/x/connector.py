@@ -161,18 +161,22 @@ class XConnector(BaseConnector):
             log.info("X connector %s: %s resumes after id %s", self.name, key, stored)
         return self._positions[key]
 
-    async def _tweet_params(self, key: str) -> dict[str, Any]:
+    async def _tweet_params(self, key: str, *, horizon: datetime | None = None) -> dict[str, Any]:
+        """since_id from the position, else start_time; never before ``horizon`` (search)."""
         since = await self._position(key)
         params: dict[str, Any] = {
             "expansions": list(parse.TWEET_EXPANSIONS),
             "tweet_fields": list(parse.TWEET_FIELDS),
             "user_fields": list(parse.USER_FIELDS),
         }
-        if since is not None:
+        if since is not None and (horizon is None or parse.snowflake_time(str(since)) > horizon):
             params["since_id"] = str(since)
-        else:
-            hours = self.settings.initial_lookback_hours
-            params["start_time"] = polling.lookback_start(self._started_at, hours)
+            return params
+        start = polling.lookback_start(self._started_at, self.settings.initial_lookback_hours)
+        if horizon is not None and since is not None:
+            log.warning("X %s: stored position is older than search covers; reading 7 days", key)
+            start = horizon
+        params["start_time"] = max(start, horizon) if horizon is not None else start
         return params
 
     async def _fetch_mentions(self) -> polling.Batch:
@@ -190,7 +194,7 @@ class XConnector(BaseConnector):
 
     async def _fetch_search(self, key: str, query: str) -> polling.Batch:
         api, _ = self._ready()
-        params = await self._tweet_params(key)
+        params = await self._tweet_params(key, horizon=polling.search_horizon())
         params.update(query=query, max_results=max(10, self.settings.page_size))
         call = partial(api.read, "search", api.reader.search_recent_tweets)
         return await polling.fetch_tweets(

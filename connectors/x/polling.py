@@ -14,7 +14,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import Inbound
@@ -157,6 +157,11 @@ def _convert(raw: list[Any], convert: Callable[[Any], Inbound], what: str) -> Ba
         except (MalformedItem, TypeError, AttributeError) as exc:
             log.warning("X %s: skipped malformed item %s: %s", what, ident, exc)
     return batch
+
+
+def search_horizon() -> datetime:
+    """Recent search covers seven days; X refuses a since_id or start_time before that."""
+    return datetime.now(UTC) - timedelta(days=7) + timedelta(minutes=5)
 
 
 def lookback_start(started_at: datetime, hours: float) -> datetime:

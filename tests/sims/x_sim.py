@@ -30,14 +30,14 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from oauthlib.oauth1.rfc5849 import signature
 
-from tests.sims.x_sim_state import XState, weighted_length
+from tests.sims.x_sim_state import TWITTER_EPOCH_MS, XState, weighted_length, x_time
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -323,6 +323,20 @@ class XSim:
         query = request.query.get("query", "")
         if not query:
             return invalid("The `query` query parameter can not be empty", "query")
+        horizon = datetime.now(UTC) - timedelta(days=7)
+        since, start = request.query.get("since_id"), request.query.get("start_time")
+        if since and since.isdigit() and snowflake_time(since) < horizon:
+            return invalid(
+                f"Invalid 'since_id':'{since}'. 'since_id' must be a tweet id created "
+                f"after {x_time(horizon)}.",
+                "since_id",
+            )
+        if start and _parse_time(start) < horizon:
+            return invalid(
+                f"Invalid 'start_time':'{start}'. 'start_time' must be on or after "
+                f"{x_time(horizon)}.",
+                "start_time",
+            )
         return self._timeline(request, self.state.search(query), (10, 100), "next_token")
 
     def _timeline(
@@ -490,6 +504,14 @@ def _fields(query: Any, name: str) -> set[str]:
     return {f for f in query.get(name, "").split(",") if f}
 
 
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def snowflake_time(ident: str) -> datetime:
+    return datetime.fromtimestamp(((int(ident) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
+
+
 def _token(last_id: str, prefix: str = "n") -> str:
     return base64.b32encode(f"{prefix}{last_id}".encode()).decode().rstrip("=").lower()
 
@@ -511,7 +533,7 @@ def _window(items: list[Any], q: Any, token_param: str) -> list[Any] | None:
         chosen = [i for i in chosen if int(i.id) < int(q["until_id"])]
     for bound, keep in (("start_time", lambda a, b: a >= b), ("end_time", lambda a, b: a < b)):
         if q.get(bound):
-            at = datetime.fromisoformat(q[bound].replace("Z", "+00:00"))
+            at = _parse_time(q[bound])
             chosen = [i for i in chosen if keep(i.created_at, at)]
     if q.get(token_param):
         after = _untoken(q[token_param])
