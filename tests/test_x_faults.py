@@ -219,3 +219,28 @@ def test_a_429_waits_for_the_announced_reset_within_the_cap(
     assert far == 900  # capped: look again after the cap
     assert 0.5 <= backoff <= settings.backoff_max_seconds
     api.close()
+
+
+async def test_reconnect_after_refused_token_checks_it_again_and_keeps_positions(
+    sim: XSim,
+) -> None:
+    first = sim.state.add_mention("abe", "one")
+    store = Store()
+    connector = make_connector(sim, store, dms=False)
+    await connector.connect()
+    assert [i.external_id for i in await drain(connector, store)] == [first.id]
+    sim.token_valid = False
+    with pytest.raises(AuthError):
+        await drain(connector, store)
+    with pytest.raises(AuthError):  # the daemon's reconnect: still refused
+        await connector.connect()
+    assert connector.health().state == "down"
+
+    sim.token_valid = True  # the operator fixed it
+    await connector.connect()
+    second = sim.state.add_mention("abe", "two")
+    got = await drain(connector, store)
+
+    assert connector.health().state == "ok" and connector.health().token_valid is True
+    assert [i.external_id for i in got] == [second.id]  # position kept in memory
+    assert sim.count("/2/users/me") == 2

@@ -50,24 +50,24 @@ class XConnector(BaseConnector):
     async def connect(self) -> None:
         """Read credentials, learn our own id if not configured. Fails fast on bad secrets.
 
-        The daemon calls this again after a failure; read positions survive a reconnect.
+        The daemon calls this again after a failure: the HTTP sessions and the read positions
+        are kept (a reply may be in flight on them); refused credentials are checked again.
         """
         async with self._connecting:
             await self._connect()
 
     async def _connect(self) -> None:
-        if self._api is not None:
-            self._api.close()
-            self._api = None
-        try:
-            creds = Credentials.from_env(self.settings, self.name)
-        except ConfigError as exc:
-            self._health.token_valid = False
-            self._health.error(str(exc), fatal=True)
-            raise
-        self._api = XApi(self.settings, creds, self._health)
+        if self._api is None:
+            try:
+                creds = Credentials.from_env(self.settings, self.name)
+            except ConfigError as exc:
+                self._health.token_valid = False
+                self._health.error(str(exc), fatal=True)
+                raise
+            self._api = XApi(self.settings, creds, self._health)
         user_id, handle = self.settings.user_id, self.settings.our_handle
-        if not user_id or not handle:
+        needs_identity = self._me is None and not (user_id and handle)
+        if needs_identity or self._health.token_valid is False:  # also re-checks a bad token
             payload = await self._api.read(
                 "users/me", self._api.reader.get_me, user_auth=True, user_fields=["username"]
             )
@@ -76,10 +76,12 @@ class XConnector(BaseConnector):
             handle = handle or data.get("username")
             if not isinstance(user_id, str) or not user_id:
                 raise ConnectorError("X users/me: the answer has no user id")
-        self._me = Identity.build(user_id, handle, self.settings.known_bots)
-        self._replier = Replier(self._api, self._me, self.settings, self._health)
+        if self._me is None:
+            assert user_id is not None
+            self._me = Identity.build(user_id, handle, self.settings.known_bots)
+            self._replier = Replier(self._api, self._me, self.settings, self._health)
+            log.info("X connector %s connected as user id %s", self.name, user_id)
         self._health.success()
-        log.info("X connector %s connected as user id %s", self.name, user_id)
 
     async def close(self) -> None:
         if self._api is not None:
