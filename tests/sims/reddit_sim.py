@@ -177,7 +177,7 @@ class RedditSim:
         late = fault is not None and (fault.after or fault.kind == "truncate")
         if fault is not None and late and isinstance(response, web.Response):
             if fault.kind == "slow":
-                await asyncio.sleep(fault.delay)
+                await fault.pause()
             elif fault.kind == "truncate" and isinstance(response.body, bytes):
                 response.body = response.body[: len(response.body) // 2]
         return response
@@ -186,7 +186,7 @@ class RedditSim:
         if fault.after or fault.kind == "truncate":
             return None
         if fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
+            await fault.pause()
         elif fault.kind == "status":
             return web.Response(
                 status=fault.status,

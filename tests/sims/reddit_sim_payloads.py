@@ -6,6 +6,7 @@ shapes with the recorded cassettes key by key.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,16 @@ class Fault:
     reset: int = 1
     delay: float = 0.0
     after: bool = False
+    gate: Any = None  # an asyncio.Event: "slow" waits for it instead of sleeping ``delay``
+    reached: Any = None  # an asyncio.Event the simulator sets when "slow" starts waiting
+
+    async def pause(self) -> None:
+        if self.reached is not None:
+            self.reached.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        else:
+            await asyncio.sleep(self.delay)
 
     def matches(self, request: web.Request) -> bool:
         if self.times <= 0 or (self.method and request.method != self.method):

@@ -35,11 +35,16 @@ class MemoryCursors:
 
 def settings_for(sim: RedditSim, **overrides: Any) -> RedditSettings:
     """Settings pointing praw at the simulator, with waits short enough for tests."""
+    return settings_at(sim.url, sim.state.username, **overrides)
+
+
+def settings_at(url: str, username: str = "brand_support", **overrides: Any) -> RedditSettings:
+    """Settings for a simulator at ``url`` (in this process or another one)."""
     values: dict[str, Any] = {
-        "username": sim.state.username,
+        "username": username,
         "user_agent": "test:socialbot:0.1 (by u/brand_support)",
-        "oauth_url": sim.url,
-        "reddit_url": sim.url,
+        "oauth_url": url,
+        "reddit_url": url,
         "poll_interval": 0.05,
         "request_timeout": 2.0,
         "retry_attempts": 6,
