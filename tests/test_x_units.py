@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -130,3 +133,14 @@ def test_group_dm_has_no_participant_and_replies_into_the_conversation() -> None
         cursor_key="dms",
     )
     assert item.thread == "1585800614365339648" and "participant_id" not in item.meta
+
+
+def test_documented_example_section_is_valid_and_complete() -> None:
+    example = Path(__file__).resolve().parents[1] / "docs" / "connectors" / "x.example.toml"
+    section = tomllib.loads(example.read_text(encoding="utf-8"))["connectors"]["x"]
+
+    settings = XSettings.model_validate(section)
+
+    documented = set(section) | {"api_base_url", "type"}  # commented out / implied
+    assert documented == set(XSettings.model_fields)
+    assert settings.user_id == "1234567890" and not settings.search
