@@ -34,6 +34,14 @@ class BotSettings(_Section):
     drain_timeout_seconds: float = Field(30.0, gt=0)
 
 
+class HealthSettings(_Section):
+    """The daemon's HTTP endpoint: /healthz (JSON) and /metrics (Prometheus)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(9108, ge=0, le=65535)  # 0: any free port (it is logged)
+
+
 class QueueSettings(_Section):
     backend: Literal["memory", "redis"] = "memory"
     maxsize: int = Field(1000, ge=1)
@@ -51,6 +59,7 @@ class TicketSettings(_Section):
 class Config(_Section):
     bot: BotSettings = BotSettings()
     queue: QueueSettings = QueueSettings()
+    health: HealthSettings = HealthSettings()
     triage: dict[str, Any] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
     replies: ReplySettings = ReplySettings()

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.health import build_health
+
 if TYPE_CHECKING:
     from bot.daemon import Daemon, Service
 
 ServiceBuilder = Callable[["Daemon"], "Service | None"]
 
-BUILDERS: list[ServiceBuilder] = []
+
+BUILDERS: list[ServiceBuilder] = [build_health]
 
 
 def build_services(daemon: Daemon) -> list[Service]:
