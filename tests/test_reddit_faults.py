@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.errors import AuthError, ConfigError, TransientError
+from bot.errors import AuthError, ConfigError, ConnectorError, TransientError
 from connectors.base import Inbound, Outbound
 from tests.sims.reddit_sim import RedditSim
 from tests.sims.reddit_testkit import ENV, drain, make_connector, reddit_env, sim
@@ -150,6 +150,7 @@ async def test_missing_credentials_name_the_variable(
 
     assert ENV["REDDIT_CLIENT_SECRET"] not in str(caught.value)
     assert sim.calls("/") == 0
+    assert connector.health().state == "down" and connector.health().token_valid is False
 
 
 async def test_refresh_token_authentication(sim: RedditSim) -> None:
@@ -160,4 +161,31 @@ async def test_refresh_token_authentication(sim: RedditSim) -> None:
     items = await drain(connector)
 
     assert [i.external_id for i in items] == [name]
+    await connector.close()
+
+
+async def test_private_subreddit_does_not_stop_the_inbox_or_mark_auth_down(sim: RedditSim) -> None:
+    name = sim.add_inbox("username_mention", "alice", "help")
+    sim.inject("status", path="/r/secret", status=403, times=100)
+    connector = make_connector(sim, subreddits=("secret",), keywords=("acme",))
+    await connector.connect()
+    items: list[Inbound] = []
+
+    with pytest.raises(ConnectorError, match="403"):
+        async for item in connector.listen(follow=False):
+            items.append(item)
+
+    assert [i.external_id for i in items] == [name]
+    assert connector.health().token_valid is True
+    await connector.close()
+
+
+async def test_token_endpoint_rate_limit_is_waited_out(sim: RedditSim) -> None:
+    sim.inject("429", path="/api/v1/access_token", reset=1)
+    connector = make_connector(sim)
+
+    await connector.connect()
+
+    assert sim.calls("/api/v1/access_token") == 2
+    assert connector.health().rate_limit_waits == 1
     await connector.close()

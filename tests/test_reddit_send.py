@@ -167,3 +167,21 @@ async def test_refused_reply_is_a_connector_error(sim: RedditSim) -> None:
     assert connector.health().token_valid is True  # a locked thread is not an auth failure
     assert sim.sent == []
     await connector.close()
+
+
+async def test_reconnect_keeps_the_session_and_reconcile_works_before_connect(
+    sim: RedditSim,
+) -> None:
+    sim.add_inbox("username_mention", "alice", "help")
+    connector = await connected(sim)
+    [item] = await drain(connector)
+    await connector.connect()  # the daemon reconnects after a listen() failure
+    sent = await connector.send(answer(item, "On it"))
+    assert sim.calls("/api/v1/access_token") == 1  # same session, same token
+
+    after_crash = make_connector(sim)  # a new process: the sender reconciles first
+    found = await after_crash.find_sent(answer(item, "On it"))
+
+    assert found is not None and found.external_id == sent.external_id
+    await connector.close()
+    await after_crash.close()

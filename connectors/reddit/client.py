@@ -126,8 +126,12 @@ def _header_seconds(response: Any) -> float | None:
     return None
 
 
-def translate(exc: Exception, *, sending: bool = False) -> BotError:
-    """Map praw/prawcore exceptions to ours. Messages carry status codes, never secrets."""
+def translate(exc: Exception, *, forbidden_is_auth: bool = True) -> BotError:
+    """Map praw/prawcore exceptions to ours. Messages carry status codes, never secrets.
+
+    A 403 on our own resources (account, inbox) means missing access; on someone else's
+    (a reply target, a subreddit) it is about that thing only: locked, private, blocked.
+    """
     if isinstance(exc, prawcore.TooManyRequests):
         seconds = _header_seconds(exc.response)
         return RateLimited("reddit answered 429", reset_at=_in(seconds) if seconds else None)
@@ -143,8 +147,8 @@ def translate(exc: Exception, *, sending: bool = False) -> BotError:
     if isinstance(exc, prawcore.InvalidToken | prawcore.InsufficientScope):
         return AuthError(f"reddit refused the access token ({type(exc).__name__})")
     if isinstance(exc, prawcore.Forbidden):
-        if sending:  # locked or archived thread, blocked user: this reply only
-            return ConnectorError("reddit refused the reply (403: locked, archived or blocked)")
+        if not forbidden_is_auth:
+            return ConnectorError("reddit answered 403: locked, archived, private or blocked")
         return AuthError("reddit answered 403: the account lacks access or scope")
     if isinstance(exc, prawcore.ResponseException):
         return _translate_response(exc)
@@ -159,6 +163,9 @@ def _translate_response(exc: prawcore.ResponseException) -> BotError:
     status = exc.response.status_code
     if _TOKEN_PATH in (exc.response.url or "") and status in (400, 401, 403):
         return AuthError(f"reddit refused the client credentials ({status})")
+    if status == 429:  # the token endpoint answers 429 without going through TooManyRequests
+        seconds = _header_seconds(exc.response)
+        return RateLimited("reddit answered 429", reset_at=_in(seconds) if seconds else None)
     if isinstance(exc, prawcore.BadJSON):
         return TransientError("reddit sent a body that is not JSON")
     if status >= 500 or status == 408:
@@ -225,7 +232,7 @@ class RedditClient:
             log.info("reddit access token refused; requesting a new one")
             return fn(self._reddit)  # prawcore cleared the token: this call refreshes it
 
-    async def call(self, fn: Callable[[praw.Reddit], T], *, sending: bool = False) -> T:
+    async def call(self, fn: Callable[[praw.Reddit], T], *, forbidden_is_auth: bool = True) -> T:
         """One praw call in the worker thread, with errors translated; no retry here."""
         wait = self.budget.wait_needed()
         if wait > self.settings.rate_limit_max_wait:
@@ -237,11 +244,7 @@ class RedditClient:
         try:
             return await loop.run_in_executor(self._executor, functools.partial(self._invoke, fn))
         except (prawcore.PrawcoreException, PRAWException) as exc:
-            raise translate(exc, sending=sending) from None
-
-    async def get(self, path: str, params: Mapping[str, str | int]) -> object:
-        """GET an API path and return the decoded JSON body (not praw objects)."""
-        return await self.call(lambda r: r.request(method="GET", path=path, params=dict(params)))
+            raise translate(exc, forbidden_is_auth=forbidden_is_auth) from None
 
     def retrying(self, on_retry: Callable[[RetryCallState], None]) -> AsyncRetrying:
         """The tenacity policy: TransientError retried, RateLimited waits Reddit's time."""

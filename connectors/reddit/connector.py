@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import praw
 from tenacity import RetryCallState
 
-from bot.errors import AuthError, BotError, ConnectorError, RateLimited, TransientError
+from bot.errors import AuthError, BotError, ConfigError, RateLimited, TransientError
 from connectors.base import BaseConnector, ConnectorContext, Inbound, Outbound, SentRef
 from connectors.reddit import replies
 from connectors.reddit.client import RedditClient
@@ -79,31 +79,33 @@ class RedditConnector(BaseConnector):
     # -- lifecycle -----------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Read credentials, check them with GET /api/v1/me, load the subreddit cursors."""
-        credentials = load_credentials(self.settings, self.name)
-        if self._client is not None:  # the daemon reconnects after an error
-            await self._client.close()
-        self._client = RedditClient(self.settings, credentials, self.name)
+        """Check the credentials with GET /api/v1/me and load the subreddit cursors.
+
+        The daemon calls this again after a failure while its sender may be mid-reply, so
+        the client (worker thread, HTTP session) is kept; only the checks run again.
+        """
         self._inflight.clear()  # a new listen() may yield uncommitted items again
         me = await self._retry(lambda r: r.request(method="GET", path="api/v1/me"))
         account = me.get("name") if isinstance(me, dict) else None
-        if isinstance(account, str) and account.lower() != self.settings.username.lower():
+        if isinstance(account, str) and account.lower() != self._parse.username.lower():
             log.warning(
-                "reddit %s: credentials belong to u/%s, config says u/%s; using u/%s as self",
+                "reddit %s: credentials belong to u/%s, config says u/%s; u/%s counts as self",
                 self.name,
                 account,
                 self.settings.username,
                 account,
             )
             self._parse = ParseContext.create(self.name, account, self.settings.known_bots)
-        self._since = time.time() - self.settings.first_start_lookback
+        self._since = self._since or time.time() - self.settings.first_start_lookback
         for key in self._listing_keys():
             value = await self.ctx.cursors.get_cursor(self.name, key)
-            if value:
-                try:
-                    self._high[key] = base36(value)
-                except ValueError:
-                    log.warning("reddit %s: ignoring unreadable cursor %s", self.name, key)
+            try:
+                stored = base36(value) if value else None
+            except ValueError:
+                log.warning("reddit %s: ignoring unreadable cursor %s", self.name, key)
+                stored = None
+            if stored is not None:
+                self._high[key] = max(self._high.get(key, 0), stored)
         log.info("reddit %s: connected as u/%s", self.name, self._parse.username)
 
     async def close(self) -> None:
@@ -115,8 +117,16 @@ class RedditConnector(BaseConnector):
     # -- calls and health ------------------------------------------------------------------
 
     def _require_client(self) -> RedditClient:
+        """The client, created on first use: the daemon may reconcile before connecting."""
         if self._client is None:
-            raise ConnectorError(f"reddit {self.name}: connect() was not called")
+            try:
+                credentials = load_credentials(self.settings, self.name)
+            except ConfigError as exc:
+                self._health.token_valid = False
+                self._health.error(str(exc), fatal=True)
+                log.error("reddit %s: %s", self.name, exc)
+                raise
+            self._client = RedditClient(self.settings, credentials, self.name)
         return self._client
 
     def _on_retry(self, state: RetryCallState) -> None:
@@ -179,8 +189,12 @@ class RedditConnector(BaseConnector):
         """GET a Listing; a body of the wrong shape is retried like a 5xx, then given up."""
         client = self._require_client()
 
+        own = path.startswith("message/")  # a 403 on a subreddit concerns that subreddit only
+
         async def step() -> tuple[list[Thing], str | None]:
-            body = await client.call(lambda r: r.request(method="GET", path=path, params=params))
+            body = await client.call(
+                lambda r: r.request(method="GET", path=path, params=params), forbidden_is_auth=own
+            )
             try:
                 return listing_children(body)
             except MalformedPayload as exc:
@@ -201,7 +215,6 @@ class RedditConnector(BaseConnector):
 
     async def listen(self, *, follow: bool = True) -> AsyncIterator[Inbound]:
         """Poll the inbox and the subreddits; with ``follow`` forever, else once."""
-        self._require_client()
         while True:
             wait = self.settings.poll_interval
             try:
@@ -356,7 +369,7 @@ class RedditConnector(BaseConnector):
                 return found
             try:
                 posted: SentRef | None = await client.call(
-                    lambda r: replies.post(r, target, text), sending=True
+                    lambda r: replies.post(r, target, text), forbidden_is_auth=False
                 )
             except TransientError as exc:  # the reply may be posted unless Reddit said wait
                 ambiguous = ambiguous or not isinstance(exc, RateLimited)
