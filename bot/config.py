@@ -42,6 +42,11 @@ class HealthSettings(_Section):
     port: int = Field(9108, ge=0, le=65535)  # 0: any free port (it is logged)
 
 
+class PrivacySettings(_Section):
+    retention_days: int = Field(0, ge=0)  # blank message text older than this; 0 keeps it
+    purge_interval_hours: float = Field(24.0, gt=0)
+
+
 class QueueSettings(_Section):
     backend: Literal["memory", "redis"] = "memory"
     maxsize: int = Field(1000, ge=1)
@@ -60,6 +65,7 @@ class Config(_Section):
     bot: BotSettings = BotSettings()
     queue: QueueSettings = QueueSettings()
     health: HealthSettings = HealthSettings()
+    privacy: PrivacySettings = PrivacySettings()
     triage: dict[str, Any] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
     replies: ReplySettings = ReplySettings()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.health import build_health
+from bot.retention import build_retention
 
 if TYPE_CHECKING:
     from bot.daemon import Daemon, Service
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 ServiceBuilder = Callable[["Daemon"], "Service | None"]
 
 
-BUILDERS: list[ServiceBuilder] = [build_health]
+BUILDERS: list[ServiceBuilder] = [build_health, build_retention]
 
 
 def build_services(daemon: Daemon) -> list[Service]:

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from bot.cli.common import errors
+from bot.cli.privacy_cmd import register as register_privacy
 from bot.cli.run_cmd import register as register_run
 from bot.cli.status_cmd import register as register_status
 from bot.cli.tickets_cmd import register as register_tickets
@@ -22,7 +23,7 @@ app = typer.Typer(
 )
 
 # One explicit list: each entry adds its commands to the app.
-COMMANDS = (register_run, register_tickets, register_status)
+COMMANDS = (register_run, register_tickets, register_status, register_privacy)
 for register in COMMANDS:
     register(app)
 
