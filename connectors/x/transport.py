@@ -103,22 +103,48 @@ class _XAdapter(HTTPAdapter):
         )
 
 
-class _RedactAuthorization(logging.Filter):
-    """tweepy logs request headers, bearer token included, at DEBUG: blank that value out."""
+class _Redact(logging.Filter):
+    """Blank credentials out of the DEBUG lines of tweepy, requests-oauthlib and oauthlib.
 
-    _HEADER = re.compile(r"('Authorization': ')[^']*(')")
+    tweepy logs its request headers (the bearer token), the OAuth libraries log the signed
+    header and parameters (consumer key, access token). A logger's filter only sees that
+    logger's own records, so it is installed on each of them.
+    """
+
+    LOGGERS = (
+        "tweepy.client",
+        "requests_oauthlib.oauth1_auth",
+        "oauthlib.oauth1.rfc5849",
+        "oauthlib.oauth1.rfc5849.signature",
+    )
+    _HEADER = re.compile(r"""(['"]?Authorization['"]?: ?['"]?)(Bearer |OAuth )?[^'"\n]*""")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "Authorization" in message:
-            record.msg, record.args = self._HEADER.sub(r"\1[redacted]\2", message), None
+        cleaned = self._HEADER.sub(r"\1\2[redacted]", message)
+        for secret in self.secrets:
+            cleaned = cleaned.replace(secret, "[redacted]")
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
-def _install_log_redaction() -> None:
-    tweepy_log = logging.getLogger("tweepy.client")
-    if not any(isinstance(f, _RedactAuthorization) for f in tweepy_log.filters):
-        tweepy_log.addFilter(_RedactAuthorization())
+def _redact(creds: Credentials) -> None:
+    values = [creds.consumer_key, creds.consumer_secret, creds.access_token]
+    values += [creds.access_token_secret] + ([creds.bearer] if creds.bearer else [])
+    for name in _Redact.LOGGERS:
+        logger = logging.getLogger(name)
+        redact = next((f for f in logger.filters if isinstance(f, _Redact)), None)
+        if redact is None:
+            redact = _Redact()
+            logger.addFilter(redact)
+        redact.secrets.update(
+            v.get_secret_value() for v in values if len(v.get_secret_value()) >= 4
+        )
 
 
 def _epoch(value: str | None) -> datetime | None:
@@ -139,7 +165,7 @@ class XApi:
     """The few X endpoints socialbot needs, as coroutines returning parsed JSON objects."""
 
     def __init__(self, settings: XSettings, creds: Credentials, health: Health) -> None:
-        _install_log_redaction()
+        _redact(creds)
         self._settings = settings
         self._health = health
         self._bearer = creds.bearer is not None
