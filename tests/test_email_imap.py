@@ -186,7 +186,9 @@ async def test_20_mb_attachment_is_stored_with_name_and_size(
     items = await drain(conn, cursors)
     await conn.close()
     assert len(items) == 1
-    assert items[0].text == "The blender makes a terrible noise, video attached."
+    assert (
+        items[0].text == "Video of the fault\n\nThe blender makes a terrible noise, video attached."
+    )
     assert json.loads(items[0].meta["attachments"]) == [
         {"name": "noise.mp4", "size": size, "type": "video/mp4"}
     ]

@@ -44,7 +44,8 @@ def test_multipart_alternative_prefers_plain_text_and_decodes_headers() -> None:
     assert item.author.id == "ann.customer@example.org"  # lower-cased address
     assert item.author.display_name == "Ann Müller"
     assert not item.author.is_bot and not item.author.is_self
-    assert item.text.startswith("Hello,\n\nmy order #1042 was due last week")
+    # a new conversation's subject is its first line: it often is the complaint itself
+    assert item.text.startswith("Order #1042 never arrived – please help\n\nHello,\n\nmy order")
     assert "“in transit”" in item.text and "<p>" not in item.text
     assert item.meta["subject"] == "Order #1042 never arrived – please help"
     assert item.meta["message_id"] == "<CAF1042.alt@mail.example.org>"
@@ -81,7 +82,7 @@ def test_broken_encodings_are_replaced_not_fatal(name: str) -> None:
 
 def test_broken_charset_keeps_the_readable_words_and_the_attachment() -> None:
     item = inbound(sample("broken_charset.eml"))
-    assert item.text.startswith("My invoice is wrong") and item.text.endswith("twice charged.")
+    assert "My invoice is wrong" in item.text and item.text.endswith("twice charged.")
     attachments = json.loads(item.meta["attachments"])
     assert [a["name"] for a in attachments] == ["notes.txt"]
 
@@ -160,7 +161,21 @@ def test_attachments_are_recorded_by_name_type_and_size() -> None:
         {"name": "photo.jpg", "size": 57, "type": "image/jpeg"},
         {"name": "Quittung März.pdf", "size": 27, "type": "application/pdf"},
     ]
-    assert item.text == "The lamp arrived with a cracked shade, see the photo and the receipt."
+    assert item.text == (
+        "Damaged item, photo attached\n\n"
+        "The lamp arrived with a cracked shade, see the photo and the receipt."
+    )
+
+
+def test_subject_opens_only_a_new_conversations_text() -> None:
+    raw = b"From: a@example.com\nSubject: Refund NOW\nMessage-ID: <n@e.x>\n\nSee subject.\n"
+    assert inbound(raw).text == "Refund NOW\n\nSee subject."
+    assert inbound(sample("reply_with_quotes.eml")).text.startswith("Still nothing")
+    assert inbound(sample("outlook_header_block.eml")).text.startswith("Could you")  # "RE:"
+    off = SETTINGS.model_copy(update={"subject_in_text": False})
+    fetched = FetchedMessage(1, 1, raw, len(raw), None, frozenset())
+    item = to_inbound(fetched, off, channel="mail", cursor=Cursor("imap:INBOX", "1:1"))
+    assert item.text == "See subject."
 
 
 def test_no_message_id_falls_back_to_a_stable_mailbox_hash() -> None:

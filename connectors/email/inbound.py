@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 
 from connectors.base import Author, Cursor, Inbound, Kind
@@ -16,6 +17,7 @@ from connectors.email.parse import parse_mail
 from connectors.email.settings import EmailSettings
 from connectors.email.types import FetchedMessage, ParsedMail
 
+_REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|vs|antw|wg|fw|fwd|tr|rif|r)\s*(\[\d+\])?\s*:", re.I)
 _MAX_ID = 250  # the database keeps 255 characters of an external id
 _META_REFERENCES = 20
 _META_ATTACHMENTS = 20
@@ -27,6 +29,8 @@ def to_inbound(
     """Build the Inbound for one fetched message (runs in a worker thread: parsing is CPU)."""
     parsed = parse_mail(fetched.raw, max_text_chars=settings.max_text_chars)
     text = parsed.text
+    if settings.subject_in_text and _opens_conversation(parsed):
+        text = f"{parsed.subject}\n\n{text}".strip()
     if fetched.header_only:
         text = (
             f"[message of {fetched.size:,} bytes not downloaded: larger than "
@@ -50,6 +54,16 @@ def thread_of(parsed: ParsedMail, external_id: str) -> str:
     """The conversation root: first of References, else In-Reply-To, else this message."""
     root = (parsed.references[0] if parsed.references else None) or parsed.in_reply_to
     return _bounded(root, _MAX_ID) or external_id  # same bound: a root hashes the same way
+
+
+def _opens_conversation(parsed: ParsedMail) -> bool:
+    """A first message's subject is often the complaint itself ("Refund NOW"): score it too."""
+    return (
+        bool(parsed.subject)
+        and not parsed.in_reply_to
+        and not parsed.references
+        and not _REPLY_PREFIX.match(parsed.subject)
+    )
 
 
 def _author(parsed: ParsedMail, settings: EmailSettings) -> Author:

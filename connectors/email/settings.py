@@ -49,6 +49,7 @@ class EmailSettings(ConnectorSettings):
     initial_scan: InitialScan = "unseen"
     max_message_bytes: int = Field(60_000_000, ge=10_000)
     max_text_chars: int = Field(50_000, ge=1_000)
+    subject_in_text: bool = Field(True, description="a new conversation's subject opens its text")
     save_sent: bool = Field(True, description="APPEND each reply to sent_mailbox")
     sent_mailbox: str = Field("Sent", description='where find_sent looks; "" for nowhere')
     retry_attempts: int = Field(5, ge=1, le=20)
