@@ -237,8 +237,9 @@ class XApi:
             except requests.Timeout:
                 cls = MaybePosted if write else TransientError
                 raise cls(f"X {what}: no answer within the timeout") from None
-            except requests.RequestException as exc:
-                raise TransientError(f"X {what}: {type(exc).__name__}") from None
+            except requests.RequestException as exc:  # e.g. a body cut off mid-transfer
+                cls = MaybePosted if write else TransientError
+                raise cls(f"X {what}: {type(exc).__name__}") from None
         self._note_budget(response.headers)
         try:
             payload = response.json()
