@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -34,15 +33,14 @@ from connectors.reddit.client import RedditClient
 from connectors.reddit.parse import (
     MalformedPayload,
     ParseContext,
-    base36,
     inbox_item,
-    keyword_pattern,
     listing_children,
     subreddit_item,
     thing_name,
 )
 from connectors.reddit.settings import RedditSettings, load_credentials
 from connectors.reddit.types import Thing
+from connectors.reddit.watch import SubredditWatch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,14 +65,12 @@ class RedditConnector(BaseConnector):
         super().__init__(settings, ctx)
         self.settings: RedditSettings = settings
         self._parse = ParseContext.create(ctx.name, settings.username, settings.known_bots)
-        self._keywords = keyword_pattern(settings.keywords)
         self._client: RedditClient | None = None
         self._inflight: set[str] = set()  # inbox items yielded, not yet committed
         self._to_mark: set[str] = set()  # committed, not yet marked read on Reddit
         self._marked: OrderedDict[str, None] = OrderedDict()  # recently marked read
         self._skipped: set[str] = set()  # malformed items already logged
-        self._high: dict[str, int] = {}  # subreddit listing -> newest id seen (base 36)
-        self._since = 0.0  # first start without a cursor: ignore older subreddit items
+        self._watch = SubredditWatch(settings)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -96,16 +92,8 @@ class RedditConnector(BaseConnector):
                 account,
             )
             self._parse = ParseContext.create(self.name, account, self.settings.known_bots)
-        self._since = self._since or time.time() - self.settings.first_start_lookback
-        for key in self._listing_keys():
-            value = await self.ctx.cursors.get_cursor(self.name, key)
-            try:
-                stored = base36(value) if value else None
-            except ValueError:
-                log.warning("reddit %s: ignoring unreadable cursor %s", self.name, key)
-                stored = None
-            if stored is not None:
-                self._high[key] = max(self._high.get(key, 0), stored)
+        for key in await self._watch.load(self.name, self.ctx.cursors):
+            log.warning("reddit %s: ignoring unreadable cursor %s", self.name, key)
         log.info("reddit %s: connected as u/%s", self.name, self._parse.username)
 
     async def close(self) -> None:
@@ -204,15 +192,6 @@ class RedditConnector(BaseConnector):
 
     # -- listening ---------------------------------------------------------------------------
 
-    def _listing_keys(self) -> list[str]:
-        keys = []
-        for sub in self.settings.subreddits:
-            if self.settings.listen_comments:
-                keys.append(f"r/{sub}/comments")
-            if self.settings.listen_submissions:
-                keys.append(f"r/{sub}/new")
-        return keys
-
     async def listen(self, *, follow: bool = True) -> AsyncIterator[Inbound]:
         """Poll the inbox and the subreddits; with ``follow`` forever, else once."""
         while True:
@@ -238,7 +217,7 @@ class RedditConnector(BaseConnector):
         sources: list[Callable[[], AsyncIterator[Inbound]]] = []
         if self.settings.inbox:
             sources.append(self._poll_inbox)
-        for key in self._listing_keys():
+        for key in self._watch.keys:
             sources.append(lambda key=key: self._poll_listing(key))  # type: ignore[misc]
         failures: list[BotError] = []
         for source in sources:
@@ -296,32 +275,17 @@ class RedditConnector(BaseConnector):
             yield item
 
     async def _poll_listing(self, key: str) -> AsyncIterator[Inbound]:
-        high = self._high.get(key)
-
-        def is_old(thing: Any) -> bool:
-            name = thing_name(thing)
-            if name is None:
-                return False
-            if high is not None:
-                return base36(name) <= high
-            created = thing.get("data", {}).get("created_utc")
-            return isinstance(created, int | float) and created < self._since
-
-        things = await self._pages(key, lambda page: any(is_old(t) for t in page))
-        fresh = sorted(
-            (t for t in things if thing_name(t) and not is_old(t)),
-            key=lambda t: base36(thing_name(t) or "0"),
-        )
-        for thing in fresh:
-            name = thing_name(thing) or "0"
+        watch = self._watch
+        things = await self._pages(key, lambda page: any(watch.is_old(key, t) for t in page))
+        for thing in watch.fresh(key, things):
             try:
                 item = subreddit_item(thing, self._parse, key)
             except MalformedPayload as exc:
                 self._skip(thing, exc)
             else:
-                if self._keywords is None or self._keywords.search(item.text):
+                if watch.wanted(item.text):
                     yield item
-            self._high[key] = max(self._high.get(key, 0), base36(name))
+            watch.advance(key, thing)
 
     # -- after storage -----------------------------------------------------------------------
 

@@ -176,11 +176,6 @@ def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
 
 
-def base36(fullname: str) -> int:
-    """Reddit ids grow with time: ``t1_abc`` -> its base-36 number, for cursor comparison."""
-    return int(fullname.partition("_")[2] or fullname, 36)
-
-
 def sent_matches(thing: object, parent: str, text: str) -> str | None:
     """Fullname of ``thing`` when it is our reply ``text`` under ``parent``, else None."""
     if not isinstance(thing, dict) or not isinstance(thing.get("data"), dict):

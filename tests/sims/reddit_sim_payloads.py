@@ -142,41 +142,63 @@ def inbox_thing(state: SimState, kind: str, author: str, body: str, **extra: Any
     return data
 
 
+# Keys every listing comment/submission carries with a constant value in the simulator.
+_LISTED = dict.fromkeys(
+    (
+        "approved_by",
+        "author_flair_css_class",
+        "author_flair_text",
+        "banned_by",
+        "distinguished",
+        "likes",
+        "num_reports",
+        "removal_reason",
+        "report_reasons",
+    ),
+)
+_LISTED.update(
+    archived=False,
+    downs=0,
+    edited=False,
+    gilded=0,
+    num_comments=0,
+    over_18=False,
+    quarantine=False,
+    saved=False,
+    score=1,
+    stickied=False,
+    subreddit_id="t5_sim",
+    ups=1,
+)
+_SUBMITTED = dict(
+    selftext_html=None,
+    is_self=True,
+    locked=False,
+    hidden=False,
+    spoiler=False,
+    visited=False,
+    clicked=False,
+    hide_score=False,
+    contest_mode=False,
+    thumbnail="self",
+)
+
+
 def listing_thing(
     state: SimState, kind: str, sub: str, author: str, text: str, **extra: Any
 ) -> Json:
     """A comment of ``r/<sub>/comments`` (t1) or a submission of ``r/<sub>/new`` (t3)."""
     ident, now = _id(state), extra.pop("created_utc", time.time())
     data: Json = {
-        "approved_by": None,
-        "archived": False,
+        **_LISTED,
         "author": author,
-        "author_flair_css_class": None,
-        "author_flair_text": None,
-        "banned_by": None,
         "created": now,
         "created_utc": now,
-        "distinguished": None,
-        "downs": 0,
-        "edited": False,
-        "gilded": 0,
         "id": ident,
-        "likes": None,
         "mod_reports": [],
-        "name": f"{kind}_{ident}",
-        "num_comments": 0,
-        "num_reports": None,
-        "over_18": False,
-        "quarantine": False,
-        "removal_reason": None,
-        "report_reasons": None,
-        "saved": False,
-        "score": 1,
-        "stickied": False,
-        "subreddit": sub,
-        "subreddit_id": "t5_sim",
-        "ups": 1,
         "user_reports": [],
+        "name": f"{kind}_{ident}",
+        "subreddit": sub,
     }
     if kind == "t1":
         link = extra.pop("link_id", f"t3_{_id(state)}")
@@ -197,21 +219,12 @@ def listing_thing(
         )
     else:
         data.update(
+            _SUBMITTED,
             title=text,
             selftext=extra.pop("selftext", ""),
-            selftext_html=None,
-            is_self=True,
+            domain=f"self.{sub}",
             permalink=f"/r/{sub}/comments/{ident}/a_post/",
             url=f"https://www.reddit.com/r/{sub}",
-            domain=f"self.{sub}",
-            locked=False,
-            hidden=False,
-            spoiler=False,
-            visited=False,
-            clicked=False,
-            hide_score=False,
-            contest_mode=False,
-            thumbnail="self",
         )
     data.update(extra)
     return data
