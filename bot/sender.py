@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.errors import AuthError, ConnectorError, RateLimited, TransientError
@@ -23,6 +25,29 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
 AUTH_RETRY = timedelta(minutes=5)
+
+
+class TokenBucket:
+    """Paces our own replies under a platform's limit: ``per_minute``, bursts of as many."""
+
+    def __init__(self, per_minute: float | None, clock: Callable[[], float] = time.monotonic):
+        self.rate = per_minute / 60.0 if per_minute else None
+        self.capacity = max(1.0, per_minute or 1.0)
+        self.tokens = self.capacity
+        self.clock = clock
+        self.updated = clock()
+
+    def available(self) -> int:
+        if self.rate is None:
+            return 1_000_000
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return int(self.tokens)
+
+    def take(self) -> None:
+        if self.rate is not None:
+            self.tokens -= 1
 
 
 def backoff(attempts: int) -> timedelta:
@@ -47,6 +72,10 @@ class Sender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self.buckets = {
+            name: TokenBucket(getattr(c, "send_rate_per_minute", None))
+            for name, c in connectors.items()
+        }
 
     def wake(self) -> None:
         self._wake.set()
@@ -72,18 +101,32 @@ class Sender:
                 await self.outbox.release(item.outbox_id)
 
     async def send_due(self) -> int:
-        """One pass over due replies. Returns how many were attempted."""
-        items = await self.outbox.claim_due(set(self.connectors))
-        for item in items:
-            await self._send(item)
-        return len(items)
+        """One pass over due replies, within each platform's pace. Returns how many were tried."""
+        tried = 0
+        for name in self.connectors:
+            budget = min(self.buckets[name].available(), 50)
+            if budget < 1:
+                continue
+            for item in await self.outbox.claim_due({name}, limit=budget):
+                self.buckets[name].take()
+                await self._send(item)
+                tried += 1
+        return tried
+
+    def _paced(self) -> set[str]:
+        return {name for name, bucket in self.buckets.items() if bucket.available() < 1}
 
     async def flush(self, seconds: float) -> None:
         """Send until nothing is due (for --once and shutdown), for at most ``seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while loop.time() < deadline and await self.send_due():
-            pass
+        while loop.time() < deadline:
+            if await self.send_due():
+                continue
+            paced = self._paced()
+            if not paced or not await self.outbox.pending_count(paced, due_only=True):
+                return  # nothing due, and nothing held back by our own pacing
+            await asyncio.sleep(0.2)
 
     async def run(self) -> None:
         while True:

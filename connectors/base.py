@@ -168,6 +168,9 @@ class BaseConnector:
 
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     max_length: int = 10_000
+    # Replies per minute the sender allows itself on this platform (under its documented
+    # limits); None: no limit of our own (the platform's 429s still apply).
+    send_rate_per_minute: float | None = None
 
     def __init__(self, settings: Any, ctx: ConnectorContext) -> None:
         self.settings = settings

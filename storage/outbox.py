@@ -162,7 +162,9 @@ class OutboxRepo:
                 row.status = "pending"
                 row.next_attempt_at = now_utc() + retry_in
 
-    async def pending_count(self, channels: set[str] | None = None) -> int:
+    async def pending_count(
+        self, channels: set[str] | None = None, *, due_only: bool = False
+    ) -> int:
         async with self.db.session() as session:
             query = (
                 select(func.count())
@@ -171,4 +173,6 @@ class OutboxRepo:
             )
             if channels is not None:
                 query = query.where(OutboxMessage.channel.in_(channels))
+            if due_only:
+                query = query.where(OutboxMessage.next_attempt_at <= now_utc())
             return int(await session.scalar(query) or 0)
