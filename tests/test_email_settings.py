@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.errors import ConfigError
+from bot.errors import AuthError
 from connectors.base import ConnectorContext
 from connectors.email import EmailConnector, EmailSettings
 from tests.sims.mail_servers import MemoryCursors
@@ -78,10 +78,10 @@ def test_credentials_come_from_the_environment_only(monkeypatch: pytest.MonkeyPa
     assert repr(conn) == "<EmailConnector 'support-mail'>"
 
 
-def test_missing_variables_are_named_in_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_variables_are_named_in_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_USER", raising=False)
     monkeypatch.delenv("NOPE_PASS", raising=False)
-    with pytest.raises(ConfigError, match="NOPE_USER, NOPE_PASS"):
+    with pytest.raises(AuthError, match="NOPE_USER, NOPE_PASS"):
         settings(imap_username_env="NOPE_USER", imap_password_env="NOPE_PASS").imap_credentials()
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from bot.errors import ConfigError
+from bot.errors import AuthError
 from connectors.base import ConnectorSettings, env_secret
 
 TlsMode = Literal["ssl", "starttls", "none"]
@@ -119,7 +119,9 @@ def _credentials(user_var: str, password_var: str) -> tuple[str, SecretStr]:
     password = env_secret(password_var)
     missing = [name for name, v in ((user_var, user), (password_var, password)) if v is None]
     if missing:
-        raise ConfigError(
+        # AuthError, not ConfigError: the daemon keeps the other connectors running and
+        # retries this one later, as for refused credentials
+        raise AuthError(
             f"email connector: environment variable(s) {', '.join(missing)} "
             "not set (username and app password)"
         )
