@@ -189,3 +189,17 @@ async def test_token_endpoint_rate_limit_is_waited_out(sim: RedditSim) -> None:
     assert sim.calls("/api/v1/access_token") == 2
     assert connector.health().rate_limit_waits == 1
     await connector.close()
+
+
+async def test_unreachable_reddit_is_transient_not_an_auth_failure(sim: RedditSim) -> None:
+    connector = make_connector(sim, retry_attempts=2)
+    await connector.connect()
+    await sim.stop()  # connection refused from now on
+
+    with pytest.raises(TransientError, match="ConnectionError"):
+        await drain(connector)
+
+    health = connector.health()
+    assert health.state == "degraded" and health.token_valid is True
+    assert health.last_error is not None and "ConnectionError" in health.last_error
+    await connector.close()
