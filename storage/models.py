@@ -143,6 +143,16 @@ class Ticket(Base):
     csat_score: Mapped[int | None]
     csat_asked_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=now_utc)
+    # Agent desk (migration 0002): staff-channel card, paused SLA clock, follow-ups, CSAT.
+    staff_message_id: Mapped[str | None] = mapped_column(String(64))
+    staff_synced_at: Mapped[datetime | None]  # the updated_at the staff card shows
+    sla_paused_at: Mapped[datetime | None]  # clock paused (waiting on customer, resolved)
+    sla_remaining_seconds: Mapped[float | None] = mapped_column(Float)  # business time left
+    waiting_since: Mapped[datetime | None]  # when the ball last changed sides
+    closed_at: Mapped[datetime | None]
+    csat_status: Mapped[str | None] = mapped_column(String(16))  # asked|answered|skipped
+    csat_note: Mapped[str | None] = mapped_column(String(255))  # why the survey was skipped
+    csat_answered_at: Mapped[datetime | None]
 
 
 class Event(Base):
@@ -201,3 +211,30 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     sent_external_id: Mapped[str | None] = mapped_column(String(255))
     outbound_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+
+
+class StaffNotice(Base):
+    """A message for the staff channel (SLA warning, breach, low CSAT, reminder).
+
+    Written in the same transaction as the state change it announces, posted after:
+    UNIQUE(ticket, kind, dedupe_key) makes each warning or breach exist exactly once.
+    """
+
+    __tablename__ = "staff_notices"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "dedupe_key", name="uq_staff_notice"),
+        Index("ix_staff_notices_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # sla_warning | sla_breach | csat_low | ...
+    dedupe_key: Mapped[str] = mapped_column(String(64), default="")
+    text: Mapped[str] = mapped_column(Text)
+    mention: Mapped[str | None] = mapped_column(String(64))  # "role:<id>" | "user:<id>"
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str | None] = mapped_column(String(64))
