@@ -16,24 +16,26 @@ down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_TICKET_COLUMNS = (
-    sa.Column("staff_message_id", sa.String(length=64), nullable=True),
-    sa.Column("staff_synced_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("sla_paused_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("sla_remaining_seconds", sa.Float(), nullable=True),
-    sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("csat_status", sa.String(length=16), nullable=True),
-    sa.Column("csat_note", sa.String(length=255), nullable=True),
-    sa.Column("csat_answered_at", sa.DateTime(timezone=True), nullable=True),
-)
+
+def _ticket_columns() -> tuple[sa.Column[object], ...]:
+    return (
+        sa.Column("staff_message_id", sa.String(length=64), nullable=True),
+        sa.Column("staff_synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sla_paused_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sla_remaining_seconds", sa.Float(), nullable=True),
+        sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("csat_status", sa.String(length=16), nullable=True),
+        sa.Column("csat_note", sa.String(length=255), nullable=True),
+        sa.Column("csat_answered_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def upgrade() -> None:
     """Upgrade schema."""
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        for column in _TICKET_COLUMNS:
-            batch_op.add_column(column.copy())
+        for column in _ticket_columns():
+            batch_op.add_column(column)
     op.create_table(
         "staff_notices",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -62,5 +64,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_staff_notices_status")
     op.drop_table("staff_notices")
     with op.batch_alter_table("tickets", schema=None) as batch_op:
-        for column in reversed(_TICKET_COLUMNS):
+        for column in reversed(_ticket_columns()):
             batch_op.drop_column(column.name)
