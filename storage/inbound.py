@@ -37,6 +37,13 @@ class StoredInbound:
     meta: dict[str, str]
 
 
+def clean_text(text: str) -> str:
+    """Text every database accepts: NUL (refused by PostgreSQL) and lone surrogates replaced."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 async def upsert_customer(session: AsyncSession, channel: str, author: Author) -> Customer:
     found = await session.scalar(
         select(Customer).where(Customer.channel == channel, Customer.external_id == author.id)
@@ -97,7 +104,7 @@ class InboundRepo:
                     external_id=item.external_id,
                     thread=item.thread,
                     customer_id=customer.id,
-                    text=item.text,
+                    text=clean_text(item.text),
                     url=item.url,
                     meta=meta,
                     created_at=item.created_at,
