@@ -53,6 +53,13 @@ class QueueSettings(_Section):
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: str = "socialbot:inbound"
     group: str = "socialbot-workers"
+    # Scale-out (docs/scaling.md): jobs a worker takes at once; a Redis entry unacknowledged
+    # this long (its consumer died) is claimed by another worker; after this many deliveries
+    # it goes to the dead-letter stream ("<stream>:dead" when empty).
+    batch_size: int = Field(100, ge=1, le=5000)
+    claim_idle_seconds: float = Field(60.0, gt=0)
+    max_deliveries: int = Field(5, ge=1)
+    dead_letter_stream: str = ""
 
 
 class TicketSettings(_Section):
