@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from responders.routing import Decision
 from responders.scoring import Scores
+from storage.csat import take_csat_answer
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage, Ticket, now_utc
+from storage.sla import to_company
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +110,9 @@ def _store_scores(row: Interaction, scores: Scores, decision: Decision) -> None:
 async def _continue_ticket(session: AsyncSession, row: Interaction, ticket: Ticket) -> bool:
     """Attach a follow-up message to its ticket; reopen a resolved one. Returns reopened."""
     row.ticket_id = ticket.id
-    reopened = ticket.status not in OPEN_STATUSES
-    event_type = "customer_followup"
-    if reopened:
-        ticket.status, ticket.resolved_at, event_type = "open", None, "reopened_by_customer"
-    elif ticket.status == "waiting_customer":
-        ticket.status = "open"
-    ticket.updated_at = now_utc()
+    # Back with the company; the scheduler (it has the calendar) restarts a paused SLA clock.
+    reopened = to_company(ticket, now_utc(), None)
+    event_type = "reopened_by_customer" if reopened else "customer_followup"
     session.add(
         Event(actor="customer", type=event_type, ticket_id=ticket.id, interaction_id=row.id)
     )
@@ -140,6 +138,8 @@ class DecisionRepo:
             if row is None or row.status != "pending":
                 return None
             _store_scores(row, data.scores, decision)
+            if await take_csat_answer(session, row):  # recorded instead of reopening
+                return Outcome(row.id, str(decision.label), row.ticket_id, False, None, True)
             ticket, opened, joined, reopened = await self._attach_ticket(session, row, data)
             session.add(
                 Event(
