@@ -130,3 +130,22 @@ async def test_gateway_refusing_the_token_stops_listen_with_auth_error(
     health = running.connector.health()
     assert health.state == "down" and health.token_valid is False
     assert "4004" in (health.last_error or "")
+
+
+async def test_listen_works_again_after_a_fatal_failure_is_fixed(
+    sim: FakeDiscord, support: int, launch: Launcher
+) -> None:
+    sim.gateway_token = "revoked"
+    running = launch(channel_ids=(support,))
+    running.start()
+    await running.finished()
+    assert isinstance(running.error, AuthError)
+
+    sim.gateway_token = sim.token  # the operator fixed the token; the daemon retries
+    running.start()
+    await sim.wait_until(lambda: sim.live_sessions() == 1, "a new gateway session")
+    await running.ready()
+    posted = await sim.post(support, sim.add_user("erin"), "hello again", mention_bot=True)
+
+    assert (await running.next()).external_id == posted["id"]
+    assert running.connector.health().state == "ok"

@@ -84,9 +84,15 @@ class DiscordConnector(BaseConnector):
 
     # -- lifecycle -----------------------------------------------------------------------
     async def connect(self) -> None:
-        """Log in over REST (checks the token) and load cursors; the gateway starts in listen."""
-        if self._client is not None:
+        """Log in over REST (checks the token) and load cursors; the gateway starts in listen.
+
+        Idempotent while healthy; after a fatal failure it starts over with a fresh client
+        (the daemon calls it again when it retries), keeping positions learnt so far.
+        """
+        if self._client is not None and self._failure is None:
             return
+        await self._teardown()
+        self._failure = None
         token = env_secret(self.settings.token_env)
         if token is None:
             raise self._fail(
@@ -122,6 +128,10 @@ class DiscordConnector(BaseConnector):
         return client
 
     async def close(self) -> None:
+        await self._teardown()
+        await super().close()
+
+    async def _teardown(self) -> None:
         for task in self._tasks:
             task.cancel()
         if self._client is not None:
@@ -131,7 +141,8 @@ class DiscordConnector(BaseConnector):
                 await task
         self._tasks.clear()
         self._client = None
-        await super().close()
+        self._gateway_up.clear()
+        self._feed.drop_stop_marks()
 
     def _fail(self, exc: ConnectorError) -> ConnectorError:
         """Record a failure that retrying cannot fix: health down, one clear log line."""
@@ -165,11 +176,12 @@ class DiscordConnector(BaseConnector):
         self._start_gateway()
         while True:
             queued = await self._feed.queue.get()
-            if queued is None:
-                if self._failure is not None:
-                    raise self._failure
-                return
-            yield queued
+            if queued is not None:
+                yield queued
+            elif self._failure is not None:
+                raise self._failure
+            elif all(task.done() for task in self._tasks):
+                return  # closed
 
     def _start_gateway(self) -> None:
         if self._tasks:
@@ -251,8 +263,7 @@ class DiscordConnector(BaseConnector):
         except ConnectorError as exc:
             self._health.error(f"send: {exc}")
             raise
-        self._health.messages_out += 1
-        self._health.success()
+        self._health.success()  # the daemon counts messages_out
         guild_id = reply.meta.get("guild_id")
         url = jump_url(int(guild_id) if guild_id else None, channel_id, message.id)
         return SentRef(external_id=str(message.id), url=url)

@@ -143,8 +143,17 @@ class Feed:
             guild_id=guild_id,
             cursor=self.tracker.cursor_for(channel_id),
         )
-        self.health.messages_in += 1
         self.queue.put_nowait(item)
+
+    def drop_stop_marks(self) -> None:
+        """Forget end-of-stream marks of a torn-down gateway; keep the messages."""
+        kept = []
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is not None:
+                kept.append(item)
+        for item in kept:
+            self.queue.put_nowait(item)
 
     # -- backfill --------------------------------------------------------------------
     async def run_backfills(self) -> None:

@@ -52,6 +52,7 @@ class Running:
         self._task: asyncio.Task[None] | None = None
 
     def start(self, *, follow: bool = True) -> None:
+        self.error = None
         self._task = asyncio.create_task(self._drain(follow))
 
     async def _drain(self, follow: bool) -> None:

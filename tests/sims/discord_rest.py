@@ -105,8 +105,10 @@ async def _create_message(sim: FakeDiscord, channel_id: int, body: Json) -> web.
         if referenced is None and reference.get("fail_if_not_exists", True):
             error = {"message": "Unknown message", "code": 10008}
             return json_response(error, 400)
-        if referenced is not None:
-            reference = {**reference, "channel_id": str(channel_id)}
+        if referenced is not None:  # stored as Discord returns it: ids as strings
+            reference = {"type": 0, "message_id": wanted, "channel_id": str(channel_id)}
+            if "guild_id" in sim.channels[channel_id]:
+                reference["guild_id"] = str(sim.guild_id)
     msg = p.message(
         sim.ids.next(), channel_id, sim.bot, content,
         reference=reference if referenced is not None else None, referenced=referenced, nonce=nonce,
