@@ -1,10 +1,7 @@
-"""Real mail servers for tests: Debian's dovecot (IMAP) and an aiosmtpd sink (SMTP).
+"""A throwaway dovecot: own config on a free loopback port, passwd-file users, maildirs.
 
-dovecot runs with its own config on a free loopback port, passwd-file users and maildirs in a
-temporary folder; each test gets a fresh user (so a fresh mailbox) on a shared server. Mail is
-delivered with IMAP APPEND, as a mail client would file it. A threaded TCP proxy can cut or
-stall connections to inject drops and timeouts. The SMTP sink records what the bot sent and
-can answer the next commands with an injected status.
+Each test gets a fresh user (so a fresh mailbox) on a shared server; mail is delivered with
+IMAP APPEND, as a mail client would file it.
 """
 
 from __future__ import annotations
@@ -19,22 +16,16 @@ import re
 import shutil
 import signal
 import socket
-import socketserver
-import ssl
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from tests.support.services import need_binary
 
@@ -297,216 +288,3 @@ def dovecot_fixture() -> Iterator[Dovecot]:
 @pytest.fixture(name="mail_user")
 def mail_user_fixture(dovecot: Dovecot) -> MailUser:
     return dovecot.add_user()
-
-
-# -- a proxy that can cut and stall connections -------------------------------------------
-
-
-class FlakyProxy:
-    """Loopback TCP relay to ``target``; ``cut()`` drops live connections, ``stall`` freezes."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.stall = threading.Event()
-        self.connections = 0
-        self._live: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                proxy._relay(self.request)
-
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def _relay(self, client: socket.socket) -> None:
-        upstream = socket.create_connection(self.target, timeout=30)
-        with self._lock:
-            self.connections += 1
-            self._live.update((client, upstream))
-        pump = threading.Thread(target=self._pump, args=(upstream, client), daemon=True)
-        pump.start()
-        try:
-            self._pump(client, upstream)
-            pump.join(timeout=5)
-        finally:
-            with self._lock:
-                self._live.difference_update((client, upstream))
-            upstream.close()  # the client socket is closed by socketserver
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while chunk := src.recv(65536):
-                while self.stall.is_set():
-                    time.sleep(0.01)
-                dst.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        """Drop every live connection, as a NAT timeout or a server restart would."""
-        with self._lock:
-            live, self._live = self._live, set()
-        for sock in live:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.stall.clear()
-        self.cut()
-        self._server.shutdown()
-        self._server.server_close()
-
-
-# -- SMTP sink ---------------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    raw: bytes
-
-    @property
-    def message(self) -> EmailMessage:
-        msg = message_from_bytes(self.raw, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
-        return msg
-
-
-@dataclass
-class SinkHandler:
-    """Records accepted mail; ``fail_data`` holds statuses to answer the next DATA commands."""
-
-    received: list[Received] = field(default_factory=list)
-    fail_data: list[str] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        if self.fail_data:
-            return self.fail_data.pop(0)
-        content = envelope.original_content or b""
-        self.received.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), content))
-        return "250 Message accepted for delivery"
-
-
-class SmtpSink:
-    """aiosmtpd on a free loopback port (its Controller(port=0) fails its own ready check)."""
-
-    def __init__(
-        self,
-        *,
-        tls: TlsFiles | None = None,
-        implicit_tls: bool = False,
-        password: str | None = None,
-    ) -> None:
-        self.handler = SinkHandler()
-        self.host = "127.0.0.1"
-        kwargs: dict[str, Any] = {}
-        if tls is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(tls.cert, tls.key)
-            if implicit_tls:  # port 465 style: TLS from the first byte
-                kwargs.update(ssl_context=context)
-            else:
-                kwargs.update(tls_context=context, require_starttls=True)
-        if password is not None:
-            kwargs.update(
-                auth_required=True,
-                # aiosmtpd only knows STARTTLS sessions as TLS: with implicit TLS it must not
-                # insist (the test then ignores its "AUTH without TLS" warning)
-                auth_require_tls=tls is not None and not implicit_tls,
-                authenticator=self._authenticator(password),
-            )
-        self.port = free_port()
-        self._controller = Controller(self.handler, hostname=self.host, port=self.port, **kwargs)
-
-    def _authenticator(self, password: str) -> Any:
-        def check(
-            server: Any, session: Session, envelope: Envelope, mechanism: str, data: Any
-        ) -> AuthResult:
-            ok = isinstance(data, LoginPassword) and data.password == password.encode()
-            if ok:
-                self.handler.logins.append(data.login.decode())
-            return AuthResult(success=ok, handled=False)
-
-        return check
-
-    @property
-    def received(self) -> list[Received]:
-        return self.handler.received
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
-
-
-@pytest.fixture(name="smtp_sink")
-def smtp_sink_fixture() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-# -- wiring the email connector to these servers ------------------------------------------
-
-USER_ENV, PASSWORD_ENV = "SOCIALBOT_TEST_MAIL_USER", "SOCIALBOT_TEST_MAIL_PASSWORD"
-
-
-class MemoryCursors:
-    """The daemon's cursor table in a dict: ``store(item)`` is what a stored message does."""
-
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], str] = {}
-
-    async def get_cursor(self, channel: str, key: str) -> str | None:
-        return self.values.get((channel, key))
-
-    def store(self, item: Any) -> None:
-        if item.cursor is not None:
-            self.values[(item.channel, item.cursor.key)] = item.cursor.value
-
-
-def email_section(
-    dovecot: Dovecot, sink: SmtpSink | None = None, **overrides: Any
-) -> dict[str, Any]:
-    """A `[connectors.<name>]` section for these loopback servers (plain text on loopback)."""
-    section: dict[str, Any] = {
-        "type": "email",
-        "address": "support@shop.example",
-        "display_name": "Shop Support",
-        "imap_host": dovecot.host,
-        "imap_port": dovecot.port,
-        "imap_tls": "none",
-        "imap_username_env": USER_ENV,
-        "imap_password_env": PASSWORD_ENV,
-        "smtp_host": sink.host if sink else "127.0.0.1",
-        "smtp_port": sink.port if sink else 1,
-        "smtp_tls": "none",
-        "smtp_auth": False,
-        "poll_interval": 0.05,
-        "timeout": 5,
-        "retry_attempts": 4,
-        "retry_max_wait": 0.2,
-    }
-    section.update(overrides)
-    return section
-
-
-@pytest.fixture(name="mail_env")
-def mail_env_fixture(monkeypatch: pytest.MonkeyPatch, mail_user: MailUser) -> MailUser:
-    """The test user's login in the environment, where the connector reads secrets from."""
-    monkeypatch.setenv(USER_ENV, mail_user.name)
-    monkeypatch.setenv(PASSWORD_ENV, mail_user.password)
-    return mail_user
