@@ -261,3 +261,21 @@ def test_parsing_never_crashes_on_garbage_headers(raw: bytes) -> None:
     item = inbound(raw)
     assert item.external_id
     assert "\x00" not in item.text
+
+
+def test_a_parser_bug_yields_a_stored_never_answered_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.base import ConnectorContext
+    from connectors.email import EmailConnector, connector
+    from tests.sims.mail_servers import MemoryCursors
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(connector, "to_inbound", explode)
+    conn = EmailConnector(SETTINGS, ConnectorContext("mail", MemoryCursors()))
+    raw = sample("iso_8859_1.eml")
+    fetched = FetchedMessage(3, 99, raw, len(raw), None, frozenset())
+    item = conn._inbound(fetched, 3)
+    assert item.author.is_bot and item.meta["bot_reason"] == "unparseable"
+    assert item.cursor == Cursor("imap:INBOX", "99:3")
+    assert item.meta["imap_uid"] == "3"  # committed() can still mark it \Seen

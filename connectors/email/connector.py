@@ -34,7 +34,7 @@ from connectors.base import (
     SentRef,
 )
 from connectors.email.imap import ImapSession
-from connectors.email.inbound import to_inbound
+from connectors.email.inbound import to_inbound, unparseable
 from connectors.email.outbound import reply_context
 from connectors.email.settings import EmailSettings
 from connectors.email.smtp import build_reply, outgoing_message_id, send_message
@@ -155,7 +155,11 @@ class EmailConnector(BaseConnector):
 
     def _inbound(self, fetched: FetchedMessage, position: int) -> Inbound:
         cursor = Cursor(self._cursor_key, f"{fetched.uidvalidity}:{position}")
-        return to_inbound(fetched, self.settings, channel=self.name, cursor=cursor)
+        try:
+            return to_inbound(fetched, self.settings, channel=self.name, cursor=cursor)
+        except Exception:  # a parser bug must not wedge the mailbox on one poison message
+            log.exception("email %s: uid %s could not be parsed", self.name, fetched.uid)
+            return unparseable(fetched, self.settings, channel=self.name, cursor=cursor)
 
     async def committed(self, item: Inbound) -> None:
         """The daemon stored ``item`` and its cursor: now, and only now, mark it \\Seen."""

@@ -50,6 +50,30 @@ def to_inbound(
     )
 
 
+def unparseable(
+    fetched: FetchedMessage, settings: EmailSettings, *, channel: str, cursor: Cursor
+) -> Inbound:
+    """Stored for people to see, never answered: we could not even read who sent it."""
+    external_id = _fallback_id(settings.mailbox, fetched)
+    return Inbound(
+        channel=channel,
+        kind=Kind.EMAIL,
+        external_id=external_id,
+        thread=external_id,
+        author=Author(id="(unparseable)", handle="(unparseable)", is_bot=True),
+        text=f"[message of {fetched.size:,} bytes could not be parsed; read it in the mailbox]",
+        created_at=fetched.internal_date or datetime.now(UTC),
+        cursor=cursor,
+        meta={
+            "mailbox": settings.mailbox,
+            "uidvalidity": str(fetched.uidvalidity),
+            "imap_uid": str(fetched.uid),
+            "size": str(fetched.size),
+            "bot_reason": "unparseable",
+        },
+    )
+
+
 def thread_of(parsed: ParsedMail, external_id: str) -> str:
     """The conversation root: first of References, else In-Reply-To, else this message."""
     root = (parsed.references[0] if parsed.references else None) or parsed.in_reply_to
