@@ -18,7 +18,7 @@ def is_conversation(message: discord.Message) -> bool:
 
 def addresses_us(message: discord.Message, me_id: int) -> bool:
     """A mention of our user or our managed role, or a reply to one of our messages."""
-    if me_id in message.raw_mentions:
+    if me_id in message.raw_mentions or any(user.id == me_id for user in message.mentions):
         return True
     guild = message.guild
     own_role = guild.self_role if isinstance(guild, discord.Guild) else None
