@@ -190,3 +190,23 @@ async def test_an_uncertain_dm_is_not_sent_twice_across_sender_retries(sim: XSim
     ref = await connector.send(answer(item, "We are looking into it"))  # type: ignore[attr-defined]
 
     assert len(sim.sent) == 1 and ref.external_id == sim.sent[0]["dm_event_id"]
+
+
+async def test_find_sent_pages_back_through_our_later_posts(sim: XSim) -> None:
+    mentions = [sim.state.add_mention(f"p{n}", f"question {n}") for n in range(130)]
+    store = Store()
+    connector = make_connector(sim, store, dms=False)
+    await connector.connect()
+    items = await drain(connector, store)
+    replies = [answer(item, f"Answer {n}", key=f"k{n}") for n, item in enumerate(items)]
+    for reply in replies:
+        await connector.send(reply)
+    assert len(sim.sent) == len(mentions)
+    before = sim.count("/2/users/*/tweets")
+
+    found = await connector.find_sent(replies[0])  # 129 of our posts are newer
+
+    assert found is not None and found.external_id == sim.sent[0]["id"]
+    assert sim.count("/2/users/*/tweets") - before == 2  # two pages of 100
+    shallow = make_connector(sim, Store(), dms=False, find_sent_lookback=50)
+    assert await shallow.find_sent(replies[0]) is None  # the documented limit

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,9 +57,9 @@ def _page_items(payload: dict[str, Any], what: str) -> list[Any]:
     return data
 
 
-async def _pages(
+async def pages(
     fetch: Fetch, what: str, params: dict[str, Any], token_param: str
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Yield each page's payload, following ``meta.next_token``."""
     token: str | None = None
     for page in range(MAX_PAGES):
@@ -90,7 +90,7 @@ async def fetch_tweets(
     """Mentions or one search query: ``params`` already hold since_id or start_time."""
     raw: list[Any] = []
     users: dict[str, UserPayload] = {}
-    async for payload in _pages(fetch, what, params, token_param):
+    async for payload in pages(fetch, what, params, token_param):
         raw.extend(_page_items(payload, what))
         users.update(parse.users_by_id(payload.get("includes")))
     return _convert(raw, lambda item: convert(item, users), what)
@@ -108,7 +108,7 @@ async def fetch_dms(
     raw: list[Any] = []
     users: dict[str, UserPayload] = {}
     newest: int | None = None
-    async for payload in _pages(fetch, "dm_events", params, "pagination_token"):
+    async for payload in pages(fetch, "dm_events", params, "pagination_token"):
         users.update(parse.users_by_id(payload.get("includes")))
         reached = False
         for item in _page_items(payload, "dm_events"):

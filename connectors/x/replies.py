@@ -8,14 +8,17 @@ tweet as duplicate content) we look for the reply among our own recent posts.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from bot.errors import ConnectorError, RateLimited, TransientError
 from connectors.base import Health, Kind, Outbound, SentRef
-from connectors.x import parse
+from connectors.x import parse, polling
 from connectors.x.parse import Identity
 from connectors.x.settings import XSettings
 from connectors.x.text import comparable, trim_dm, trim_tweet
@@ -151,23 +154,17 @@ class Replier:
         target = reply.in_reply_to or reply.thread
         if not target.isdigit():
             return None
-        payload = await self._api.read(
-            "own tweets",
-            self._api.reader.get_users_tweets,
-            id=self._me.user_id,
-            since_id=target,
-            max_results=self._settings.find_sent_lookback,
-            tweet_fields=["referenced_tweets", "conversation_id", "created_at"],
-            user_auth=self._api.reads_use_user_auth,
-        )
-        for tweet in _items(payload):
-            refs = tweet.get("referenced_tweets") or []
-            answers = any(
-                isinstance(r, dict) and r.get("type") == "replied_to" and r.get("id") == target
-                for r in refs
-            )
-            if answers and comparable(str(tweet.get("text", ""))) == want:
-                return SentRef(str(tweet["id"]), self._url(str(tweet["id"])))
+        params = {
+            "id": self._me.user_id,
+            "since_id": target,  # our answer is newer than the tweet it answers
+            "tweet_fields": ["referenced_tweets", "conversation_id", "created_at"],
+            "user_auth": self._api.reads_use_user_auth,
+        }
+        scan = self._scan("own tweets", self._api.reader.get_users_tweets, params)
+        async with aclosing(scan):
+            async for tweet in scan:
+                if _answers(tweet, target) and comparable(str(tweet.get("text", ""))) == want:
+                    return SentRef(str(tweet["id"]), self._url(str(tweet["id"])))
         return None
 
     async def _find_dm(self, reply: Outbound, want: str) -> SentRef | None:
@@ -175,24 +172,45 @@ class Replier:
         if participant is None:
             return None
         after = int(reply.in_reply_to) if reply.in_reply_to and reply.in_reply_to.isdigit() else 0
-        payload = await self._api.read(
-            "DM lookup",
-            self._api.reader.get_direct_message_events,
-            participant_id=participant,
-            dm_event_fields=list(parse.DM_EVENT_FIELDS),
-            event_types=parse.MESSAGE_CREATE,
-            max_results=self._settings.find_sent_lookback,
-        )
-        for event in _items(payload):
-            ident = str(event.get("id", ""))
-            if (
-                event.get("sender_id") == self._me.user_id
-                and ident.isdigit()
-                and int(ident) > after
-                and comparable(str(event.get("text", ""))) == want
-            ):
-                return SentRef(ident)
+        params = {
+            "participant_id": participant,
+            "dm_event_fields": list(parse.DM_EVENT_FIELDS),
+            "event_types": parse.MESSAGE_CREATE,
+        }
+        scan = self._scan("DM lookup", self._api.reader.get_direct_message_events, params)
+        async with aclosing(scan):
+            async for event in scan:
+                ident = str(event.get("id", ""))
+                if not ident.isdigit() or int(ident) <= after:
+                    return None  # newest first: the rest is older than the message answered
+                ours = event.get("sender_id") == self._me.user_id
+                if ours and comparable(str(event.get("text", ""))) == want:
+                    return SentRef(ident)
         return None
+
+    async def _scan(
+        self, what: str, call: Any, params: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Items newest first, page after page, up to ``find_sent_lookback`` of them."""
+        budget = self._settings.find_sent_lookback
+        size = max(5, min(100, budget))
+        fetch = partial(self._api.read, what, call)
+        pages = polling.pages(fetch, what, {**params, "max_results": size}, "pagination_token")
+        async with aclosing(pages):
+            async for payload in pages:
+                for item in _items(payload):
+                    yield item
+                    budget -= 1
+                    if budget <= 0:
+                        return
+
+
+def _answers(tweet: dict[str, Any], target: str) -> bool:
+    refs = tweet.get("referenced_tweets") or []
+    return any(
+        isinstance(r, dict) and r.get("type") == "replied_to" and r.get("id") == target
+        for r in refs
+    )
 
 
 def _items(payload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ class XSettings(ConnectorSettings):
     page_size: int = Field(100, ge=5, le=100)
     # With no stored cursor (first start) fetch what was posted this many hours ago.
     initial_lookback_hours: float = Field(24.0, ge=0, le=24 * 7)
-    find_sent_lookback: int = Field(100, ge=5, le=100)
+    find_sent_lookback: int = Field(300, ge=5, le=3200)  # our own posts scanned, newest first
 
     # Names of the environment variables that hold the credentials (never the values).
     bearer_token_env: EnvName = "X_BEARER_TOKEN"  # noqa: S105 - a variable name

@@ -18,7 +18,7 @@ from tests.sims.x_sim import XSim
 
 FAST = {
     "poll_interval_seconds": 0.01,
-    "request_timeout_seconds": 2.0,
+    "request_timeout_seconds": 10.0,
     "retry_attempts": 4,
     "backoff_initial_seconds": 0.01,
     "backoff_max_seconds": 0.05,
