@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.desk.settings import DeskSettings
 from bot.errors import ConfigError
 from responders.calendar import CalendarSettings
 from responders.routing import RoutingSettings
@@ -78,6 +79,7 @@ class Config(_Section):
     replies: ReplySettings = ReplySettings()
     tickets: TicketSettings = TicketSettings()
     calendar: CalendarSettings = CalendarSettings()
+    desk: DeskSettings = DeskSettings()  # agent desk, policy clock, follow-ups, CSAT
     # Each connector validates its own section (its settings_model) when it is built.
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     source: str = "<defaults>"

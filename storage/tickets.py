@@ -182,7 +182,7 @@ class TicketRepo:
             event = _event(actor, "agent_reply_queued", ticket, **data)
             session.add(event)
             await session.flush()
-            item = _outbox_row(origin, ticket, "agent_reply", f"event-{event.id}", text, actor)
+            item = outbox_row(origin, ticket, "agent_reply", f"event-{event.id}", text, actor)
             session.add(item)
             if ticket.status == sla.OPEN:
                 sla.to_customer(ticket, self.now(), self.calendar)
@@ -281,7 +281,7 @@ class TicketRepo:
             )
 
 
-def _outbox_row(
+def outbox_row(
     origin: Interaction, ticket: Ticket, purpose: str, dedupe: str, text: str, actor: str
 ) -> OutboxMessage:
     """A reply through the ticket's own channel and thread, answering its first message."""
