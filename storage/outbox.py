@@ -35,7 +35,8 @@ def _to_outbound(row: OutboxMessage) -> Outbound:
         in_reply_to=row.in_reply_to,
         recipient_id=row.recipient_id,
         idempotency_key=f"socialbot-outbox-{row.id}",
-        meta={str(k): str(v) for k, v in (row.meta or {}).items()},
+        # The purpose lets a connector tell automatic replies from people's (email headers).
+        meta={**{str(k): str(v) for k, v in (row.meta or {}).items()}, "purpose": row.purpose},
     )
 
 
