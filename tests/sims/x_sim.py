@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import fnmatch
-import hashlib
 import hmac
 import math
 import signal
@@ -32,12 +30,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
-from oauthlib.oauth1.rfc5849 import signature
 
-from tests.sims.x_sim_state import TWITTER_EPOCH_MS, XState, weighted_length, x_time
+from tests.sims.x_sim_state import XState, weighted_length, x_time
+from tests.sims.x_sim_wire import (
+    html_escape,
+    int_param,
+    invalid,
+    oauth1_valid,
+    page_token,
+    parse_time,
+    problem,
+    requested,
+    snowflake_time,
+    window,
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -61,21 +69,6 @@ LIMITS = {
     "create_dm": 200,
 }
 WINDOW = 900
-
-
-def problem(status: int, title: str, detail: str, kind: str = "about:blank") -> web.Response:
-    body = {"title": title, "detail": detail, "type": kind, "status": status}
-    return web.json_response(body, status=status)
-
-
-def invalid(detail: str, parameter: str) -> web.Response:
-    body = {
-        "errors": [{"parameters": {parameter: []}, "message": detail}],
-        "title": "Invalid Request",
-        "detail": "One or more parameters to your request was invalid.",
-        "type": "https://api.twitter.com/2/problems/invalid-request",
-    }
-    return web.json_response(body, status=400)
 
 
 @dataclass
@@ -262,32 +255,9 @@ class XSim:
                 )
             ok = hmac.compare_digest(header[7:], self.creds["X_BEARER_TOKEN"])
             return None if ok else problem(401, "Unauthorized", "Unauthorized")
-        if header.startswith("OAuth ") and self._oauth1_valid(request, header):
+        if header.startswith("OAuth ") and oauth1_valid(request, header, self.creds):
             return None
         return problem(401, "Unauthorized", "Unauthorized")
-
-    def _oauth1_valid(self, request: web.Request, header: str) -> bool:
-        """Recompute the HMAC-SHA1 signature over the URL tweepy signed (api.twitter.com)."""
-        params = signature.collect_parameters(
-            uri_query=request.query_string,
-            headers={"Authorization": header},
-            exclude_oauth_signature=False,
-        )
-        given = dict(params)
-        if given.get("oauth_consumer_key") != self.creds["X_CONSUMER_KEY"]:
-            return False
-        if given.get("oauth_token") != self.creds["X_ACCESS_TOKEN"]:
-            return False
-        base = signature.signature_base_string(
-            request.method,
-            signature.base_string_uri("https://api.twitter.com" + request.path),
-            signature.normalize_parameters([p for p in params if p[0] != "oauth_signature"]),
-        )
-        secrets = (self.creds["X_CONSUMER_SECRET"], self.creds["X_ACCESS_TOKEN_SECRET"])
-        key = "&".join(quote(secret, safe="~") for secret in secrets)
-        digest = hmac.new(key.encode(), base.encode(), hashlib.sha1).digest()
-        expected = base64.b64encode(digest).decode()
-        return hmac.compare_digest(expected, given.get("oauth_signature", ""))
 
     # -- API endpoints -------------------------------------------------------------------
 
@@ -331,7 +301,7 @@ class XSim:
                 f"after {x_time(horizon)}.",
                 "since_id",
             )
-        if start and _parse_time(start) < horizon:
+        if start and parse_time(start) < horizon:
             return invalid(
                 f"Invalid 'start_time':'{start}'. 'start_time' must be on or after "
                 f"{x_time(horizon)}.",
@@ -343,22 +313,22 @@ class XSim:
         self, request: web.Request, tweets: list[Any], bounds: tuple[int, int], token_param: str
     ) -> web.Response:
         q = request.query
-        size = _int(q.get("max_results"), 10)
+        size = int_param(q.get("max_results"), 10)
         low, high = bounds
         if size is None or not low <= size <= high:
             return invalid(
                 f"The `max_results` query parameter value is not between {low} and {high}",
                 "max_results",
             )
-        chosen = _window(tweets, q, token_param)
+        chosen = window(tweets, q, token_param)
         if chosen is None:
             return invalid("invalid pagination token", token_param)
         page, more = chosen[:size], len(chosen) > size
         if not page:
             return web.json_response({"meta": {"result_count": 0}})
-        fields = _fields(q, "tweet.fields")
+        fields = requested(q, "tweet.fields")
         body: dict[str, Any] = {"data": [self.state.tweet_json(t, fields) for t in page]}
-        if "author_id" in _fields(q, "expansions"):
+        if "author_id" in requested(q, "expansions"):
             body["includes"] = {"users": self.state.users_json([t.author_id for t in page])}
         meta: dict[str, Any] = {
             "result_count": len(page),
@@ -366,37 +336,37 @@ class XSim:
             "oldest_id": page[-1].id,
         }
         if more:
-            meta["next_token"] = _token(page[-1].id)
+            meta["next_token"] = page_token(page[-1].id)
         body["meta"] = meta
         return web.json_response(body)
 
     async def get_dm_events(self, request: web.Request) -> web.Response:
         q = request.query
-        size = _int(q.get("max_results"), 100)
+        size = int_param(q.get("max_results"), 100)
         if size is None or not 1 <= size <= 100:
             return invalid(
                 "The `max_results` query parameter value is not between 1 and 100", "max_results"
             )
         events = self.state.dm_events_of(self.state.our_id, request.match_info.get("pid"))
-        types = _fields(q, "event_types")
+        types = requested(q, "event_types")
         if types:
             events = [e for e in events if e.event_type in types]
-        chosen = _window(events, q, "pagination_token")
+        chosen = window(events, q, "pagination_token")
         if chosen is None:
             return invalid("invalid pagination token", "pagination_token")
         page, more = chosen[:size], len(chosen) > size
         if not page:
             return web.json_response({"meta": {"result_count": 0}})
-        fields = _fields(q, "dm_event.fields")
+        fields = requested(q, "dm_event.fields")
         body: dict[str, Any] = {"data": [self.state.dm_json(e, fields) for e in page]}
-        if "sender_id" in _fields(q, "expansions"):
+        if "sender_id" in requested(q, "expansions"):
             body["includes"] = {"users": self.state.users_json([e.sender_id for e in page])}
         meta: dict[str, Any] = {
             "result_count": len(page),
-            "previous_token": _token(page[0].id, "p"),
+            "previous_token": page_token(page[0].id, "p"),
         }
         if more:
-            meta["next_token"] = _token(page[-1].id)
+            meta["next_token"] = page_token(page[-1].id)
         body["meta"] = meta
         return web.json_response(body)
 
@@ -488,59 +458,6 @@ class XSim:
         if what == "users":
             return web.json_response({"users": list(self.state.users.values())})
         return web.json_response({"error": f"unknown control {what}"}, status=404)
-
-
-def html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _int(value: str | None, default: int) -> int | None:
-    if value is None:
-        return default
-    return int(value) if value.isdigit() else None
-
-
-def _fields(query: Any, name: str) -> set[str]:
-    return {f for f in query.get(name, "").split(",") if f}
-
-
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def snowflake_time(ident: str) -> datetime:
-    return datetime.fromtimestamp(((int(ident) >> 22) + TWITTER_EPOCH_MS) / 1000, tz=UTC)
-
-
-def _token(last_id: str, prefix: str = "n") -> str:
-    return base64.b32encode(f"{prefix}{last_id}".encode()).decode().rstrip("=").lower()
-
-
-def _untoken(token: str) -> str | None:
-    try:
-        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return raw[1:] if raw[:1] == "n" and raw[1:].isdigit() else None
-
-
-def _window(items: list[Any], q: Any, token_param: str) -> list[Any] | None:
-    """Newest first, after since_id / until_id / start_time / end_time and the page token."""
-    chosen = sorted(items, key=lambda i: int(i.id), reverse=True)
-    if q.get("since_id"):
-        chosen = [i for i in chosen if int(i.id) > int(q["since_id"])]
-    if q.get("until_id"):
-        chosen = [i for i in chosen if int(i.id) < int(q["until_id"])]
-    for bound, keep in (("start_time", lambda a, b: a >= b), ("end_time", lambda a, b: a < b)):
-        if q.get(bound):
-            at = _parse_time(q[bound])
-            chosen = [i for i in chosen if keep(i.created_at, at)]
-    if q.get(token_param):
-        after = _untoken(q[token_param])
-        if after is None:
-            return None
-        chosen = [i for i in chosen if int(i.id) < int(after)]
-    return chosen
 
 
 async def _serve(args: argparse.Namespace) -> None:
