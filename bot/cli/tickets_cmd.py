@@ -1,4 +1,8 @@
-"""Agents' commands for people without Discord: tickets, reply, resolve, log."""
+"""Agents' commands for people without Discord: the desk's actions, plus list, show and log.
+
+Every action goes through the same :class:`bot.desk.desk.Desk` as the Discord commands, so
+it is checked by the same gate and written to the same event log (actor ``cli:<name>``).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,12 @@ from bot.cli.common import (
     run_async,
     with_database,
 )
-from bot.errors import UserInputError
+from bot.desk.desk import Desk
+from bot.desk.guards import Actor
+from bot.desk.handlers import Args, Assignee, Reply
+from bot.errors import PermissionDenied, UserInputError
+from responders.calendar import BusinessCalendar
+from responders.templates import Templates
 from storage.db import Database
 from storage.log import SENTIMENTS, LogFilter, LogRow, query_log
 from storage.tickets import RESOLUTIONS, TicketDetail, TicketRepo, TicketSummary
@@ -28,6 +37,39 @@ AgentOption = Annotated[str | None, typer.Option("--as", help="Agent name for th
 
 def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _cli_actor(agent: str | None) -> Actor:
+    actor_id = actor_name(agent)
+    return Actor(id=actor_id, name=actor_id.removeprefix("cli:"), source="cli")
+
+
+def _assignee(value: str) -> Assignee:
+    """'<@123>' or 'discord:123' is a Discord member (pinged by reminders); else a name."""
+    text = value.strip()
+    digits = text.removeprefix("<@").removesuffix(">").removeprefix("discord:").lstrip("!")
+    if digits.isdigit():
+        return Assignee(f"discord:{digits}", text)
+    if not text:
+        raise UserInputError("say who gets the ticket")
+    return Assignee(text, text)
+
+
+def desk_action(config: ConfigOption, name: str, args: Args, agent: str | None) -> Reply:
+    """Run one desk command as the CLI user; refusals exit with the gate's message."""
+    cfg = load(config)
+
+    async def act(db: Database) -> Reply:
+        desk = Desk.build(
+            db, cfg.desk, calendar=BusinessCalendar(cfg.calendar), templates=Templates(cfg.replies)
+        )
+        return await desk.execute(_cli_actor(agent), name, args)
+
+    reply = run_async(with_database(cfg, act))
+    if reply.refused:
+        raise PermissionDenied(reply.text)
+    console.print(escape(reply.text.replace("**", "")))
+    return reply
 
 
 def _tickets_table(rows: list[TicketSummary]) -> Table:
@@ -104,7 +146,10 @@ def _log_table(rows: list[LogRow]) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    tickets_app = typer.Typer(help="List and inspect tickets.", no_args_is_help=True)
+    tickets_app = typer.Typer(
+        help="Work tickets: list, show, claim, assign, note, canned, snooze, reopen, label.",
+        no_args_is_help=True,
+    )
     app.add_typer(tickets_app, name="tickets")
 
     @tickets_app.command("list")
@@ -139,15 +184,7 @@ def register(app: typer.Typer) -> None:
         number: int, text: str, config: ConfigOption = None, agent: AgentOption = None
     ) -> None:
         """Answer a ticket through its own channel and thread (sent by the running daemon)."""
-
-        async def act(db: Database) -> int:
-            return await TicketRepo(db).reply(number, text, actor_name(agent))
-
-        outbox_id = run_async(with_database(load(config), act))
-        console.print(
-            f"reply to ticket #{number} queued (outbox {outbox_id}); "
-            "the daemon sends it through the ticket's channel."
-        )
+        desk_action(config, "reply", Args(ticket=number, text=text), agent)
 
     @app.command()
     def resolve(
@@ -156,13 +193,10 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
         agent: AgentOption = None,
     ) -> None:
-        """Mark a ticket resolved."""
+        """Mark a ticket resolved (the customer then gets one satisfaction question)."""
+        desk_action(config, "resolve", Args(ticket=number, resolution=resolution), agent)
 
-        async def act(db: Database) -> None:
-            await TicketRepo(db).resolve(number, resolution, actor_name(agent))
-
-        run_async(with_database(load(config), act))
-        console.print(f"ticket #{number} resolved ({resolution})")
+    register_actions(tickets_app)
 
     @app.command("log")
     def log_cmd(
@@ -179,3 +213,78 @@ def register(app: typer.Typer) -> None:
         flt = LogFilter(channel, sentiment, label, parse_since(since), limit)
         rows = run_async(with_database(load(config), lambda db: query_log(db, flt)))
         console.print(_log_table(rows))
+
+
+def register_actions(tickets_app: typer.Typer) -> None:
+    """``socialbot tickets claim|assign|note|canned|snooze|reopen|label|reply|resolve``."""
+
+    @tickets_app.command("claim")
+    def claim(number: int, config: ConfigOption = None, agent: AgentOption = None) -> None:
+        """Take a ticket (you become its assignee)."""
+        desk_action(config, "claim", Args(ticket=number), agent)
+
+    @tickets_app.command("assign")
+    def assign(
+        number: int,
+        to: Annotated[str, typer.Argument(help="A name, or a Discord member as <@id>")],
+        config: ConfigOption = None,
+        agent: AgentOption = None,
+    ) -> None:
+        """Give a ticket to a team member."""
+        desk_action(config, "assign", Args(ticket=number, agent=_assignee(to)), agent)
+
+    @tickets_app.command("note")
+    def note(
+        number: int, text: str, config: ConfigOption = None, agent: AgentOption = None
+    ) -> None:
+        """Add an internal note (never sent to the customer)."""
+        desk_action(config, "note", Args(ticket=number, text=text), agent)
+
+    @tickets_app.command("canned")
+    def canned(
+        number: int, name: str, config: ConfigOption = None, agent: AgentOption = None
+    ) -> None:
+        """Send a saved reply from [desk.canned]."""
+        desk_action(config, "canned", Args(ticket=number, name=name), agent)
+
+    @tickets_app.command("snooze")
+    def snooze(
+        number: int,
+        duration: Annotated[str, typer.Argument(help="2h, 30m, 1d, 1h30m")],
+        config: ConfigOption = None,
+        agent: AgentOption = None,
+    ) -> None:
+        """Hide a ticket from the queue and reminders for a while."""
+        desk_action(config, "snooze", Args(ticket=number, duration=duration), agent)
+
+    @tickets_app.command("reopen")
+    def reopen(number: int, config: ConfigOption = None, agent: AgentOption = None) -> None:
+        """Reopen a resolved or closed ticket."""
+        desk_action(config, "reopen", Args(ticket=number), agent)
+
+    @tickets_app.command("label")
+    def label(
+        number: int,
+        value: Annotated[str, typer.Argument(help="complaint | not")],
+        config: ConfigOption = None,
+        agent: AgentOption = None,
+    ) -> None:
+        """Correct the complaint label marketing's reports use."""
+        desk_action(config, "label", Args(ticket=number, label=value), agent)
+
+    @tickets_app.command("reply")
+    def reply(
+        number: int, text: str, config: ConfigOption = None, agent: AgentOption = None
+    ) -> None:
+        """Same as `socialbot reply`."""
+        desk_action(config, "reply", Args(ticket=number, text=text), agent)
+
+    @tickets_app.command("resolve")
+    def resolve(
+        number: int,
+        resolution: Annotated[str, typer.Argument(help=" | ".join(RESOLUTIONS))] = "other",
+        config: ConfigOption = None,
+        agent: AgentOption = None,
+    ) -> None:
+        """Same as `socialbot resolve`."""
+        desk_action(config, "resolve", Args(ticket=number, resolution=resolution), agent)
