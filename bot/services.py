@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.desk.service import build_desk
 from bot.health import build_health
 from bot.retention import build_retention
+from bot.scheduler import build_scheduler
 
 if TYPE_CHECKING:
     from bot.daemon import Daemon, Service
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 ServiceBuilder = Callable[["Daemon"], "Service | None"]
 
 
-BUILDERS: list[ServiceBuilder] = [build_health, build_retention]
+BUILDERS: list[ServiceBuilder] = [build_health, build_retention, build_scheduler, build_desk]
 
 
 def build_services(daemon: Daemon) -> list[Service]:
