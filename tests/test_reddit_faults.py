@@ -203,3 +203,17 @@ async def test_unreachable_reddit_is_transient_not_an_auth_failure(sim: RedditSi
     assert health.state == "degraded" and health.token_valid is True
     assert health.last_error is not None and "ConnectionError" in health.last_error
     await connector.close()
+
+
+async def test_spent_rate_budget_is_waited_out_before_reddit_says_429(sim: RedditSim) -> None:
+    sim.state.budget, sim.state.window = 3, 1.0
+    names = [sim.add_inbox("message", f"user{i}", f"hi {i}") for i in range(4)]
+    connector = make_connector(sim, page_size=1, max_pages=4)
+    await connector.connect()  # 1 request; the next 2 spend the budget
+
+    items = await drain(connector, commit=False)
+
+    assert [i.external_id for i in items] == names
+    assert sim.state.throttled == 0  # we waited for the reset instead of hitting the wall
+    assert connector.health().rate_limit_waits >= 1
+    await connector.close()

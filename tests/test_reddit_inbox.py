@@ -47,14 +47,31 @@ async def test_marked_read_only_after_committed(sim: RedditSim) -> None:
     await connector.connect()
 
     items = await drain(connector, commit=False)
+    unread_after_listen = sim.unread()
+    await connector.committed(items[0])
+    await drain(connector, commit=False)  # the next pass sends the marks that are due
+    unread_after_one = sim.unread()
+    await connector.committed(items[1])
+    await connector.close()  # close sends what is still waiting
 
     assert [i.external_id for i in items] == [first, second]
-    assert sim.unread() == [first, second]  # listened, not stored yet: still unread
-    assert sim.calls("/api/read_message") == 0
-    await connector.committed(items[0])
-    assert sim.unread() == [second]
-    await connector.committed(items[1])
+    assert unread_after_listen == [first, second]  # listened, not stored yet: still unread
+    assert unread_after_one == [second]
     assert sim.unread() == []
+    assert [f["id"] for p, f in sim.state.forms if "read_message" in p] == [first, second]
+
+
+async def test_marks_are_batched_25_per_request(sim: RedditSim) -> None:
+    names = [sim.add_inbox("username_mention", f"u{i}", f"hello {i}") for i in range(60)]
+    connector = make_connector(sim)
+    await connector.connect()
+
+    items = await drain(connector)
+
+    assert [i.external_id for i in items] == names
+    assert sim.unread() == []
+    batches = [f["id"].split(",") for p, f in sim.state.forms if "read_message" in p]
+    assert [len(b) for b in batches] == [25, 25, 10]
     await connector.close()
 
 

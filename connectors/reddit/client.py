@@ -183,6 +183,7 @@ class RedditClient:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"reddit-{name}")
         self._http = requests.Session()
         self._reddit: praw.Reddit | None = None
+        self.on_budget_wait: Callable[[datetime], None] | None = None  # health hook
 
     def __repr__(self) -> str:
         return f"<RedditClient u/{self.settings.username}>"
@@ -239,6 +240,8 @@ class RedditClient:
             raise RateLimited("reddit rate budget exhausted", reset_at=_in(wait))
         if wait:
             log.info("reddit rate budget exhausted: waiting %.1fs", wait)
+            if self.on_budget_wait is not None:
+                self.on_budget_wait(_in(wait))
             await asyncio.sleep(wait)
         loop = asyncio.get_running_loop()
         try:

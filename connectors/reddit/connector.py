@@ -98,6 +98,7 @@ class RedditConnector(BaseConnector):
 
     async def close(self) -> None:
         if self._client is not None:
+            await self._flush_marks()  # best effort: what stays unread comes back next run
             await self._client.close()
             self._client = None
         await super().close()
@@ -115,6 +116,7 @@ class RedditConnector(BaseConnector):
                 log.error("reddit %s: %s", self.name, exc)
                 raise
             self._client = RedditClient(self.settings, credentials, self.name)
+            self._client.on_budget_wait = lambda reset: self._health.rate_limited(0, reset)
         return self._client
 
     def _on_retry(self, state: RetryCallState) -> None:
@@ -228,6 +230,7 @@ class RedditConnector(BaseConnector):
                 raise
             except BotError as exc:
                 failures.append(exc)
+        await self._flush_marks()  # runs once the consumer has committed the last item
         if failures:
             raise failures[0]
 
@@ -290,12 +293,18 @@ class RedditConnector(BaseConnector):
     # -- after storage -----------------------------------------------------------------------
 
     async def committed(self, item: Inbound) -> None:
-        """The daemon stored ``item``: now (never earlier) mark an inbox item read."""
+        """The daemon stored ``item``: now (never earlier) it may be marked read.
+
+        Marks are batched (25 per request, Reddit's maximum) and sent when 25 are waiting,
+        at the end of each poll pass and at close: one request per item would spend the
+        whole rate budget (about 100 requests a minute) on a burst of a few hundred items.
+        """
         if item.meta.get("source") != "inbox":
             return
         self._inflight.discard(item.external_id)
         self._to_mark.add(item.external_id)
-        await self._flush_marks()
+        if len(self._to_mark) >= _MARK_BATCH:
+            await self._flush_marks()
 
     async def _flush_marks(self) -> None:
         """Mark committed items read; a failure leaves them for the next poll to retry."""

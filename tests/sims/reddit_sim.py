@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import math
 import secrets
 import signal
 import time
@@ -171,6 +172,14 @@ class RedditSim:
                 status=401,
                 headers={"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'},
             )
+        if not is_token and self._budget_spent():
+            self.state.throttled += 1
+            response: web.StreamResponse = web.json_response(
+                {"message": "Too Many Requests", "error": 429}, status=429
+            )
+            self._rate_headers(response, count=False)
+            response.headers["retry-after"] = response.headers["x-ratelimit-reset"]
+            return response
         response = await handler(request)
         if not is_token:
             self._rate_headers(response)
@@ -217,11 +226,24 @@ class RedditSim:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and token in self.state.tokens
 
-    def _rate_headers(self, response: web.StreamResponse) -> None:
-        self.state.used += 1
-        response.headers["x-ratelimit-remaining"] = f"{max(1000 - self.state.used, 1)}.0"
-        response.headers["x-ratelimit-used"] = str(self.state.used)
-        response.headers["x-ratelimit-reset"] = "300"
+    def _elapsed(self) -> float:
+        """Seconds into the current rate-limit window (a new one starts when it is over)."""
+        st = self.state
+        if time.monotonic() - st.window_start >= st.window:
+            st.window_start, st.used = time.monotonic(), 0
+        return time.monotonic() - st.window_start
+
+    def _budget_spent(self) -> bool:
+        self._elapsed()
+        return self.state.used >= self.state.budget
+
+    def _rate_headers(self, response: web.StreamResponse, *, count: bool = True) -> None:
+        st = self.state
+        reset = max(math.ceil(st.window - self._elapsed()), 1)
+        st.used += count
+        response.headers["x-ratelimit-remaining"] = f"{max(st.budget - st.used, 0)}.0"
+        response.headers["x-ratelimit-used"] = str(st.used)
+        response.headers["x-ratelimit-reset"] = str(reset)
 
     # -- Reddit endpoints -------------------------------------------------------------------------
 

@@ -74,7 +74,13 @@ class SimState:
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, query
     forms: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # POST path, fields
     faults: list[Fault] = field(default_factory=list)
+    # Reddit's free tier: 1000 requests per 600 s window, and prawcore then spaces requests
+    # about 0.6 s apart. The default here is generous so that tests are not paced.
+    budget: int = 100_000
+    window: float = 600.0  # seconds
+    window_start: float = field(default_factory=time.monotonic)
     used: int = 0
+    throttled: int = 0  # 429s answered because the budget was spent (not injected ones)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(int("n00000", 36)))
 
 
