@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,16 +13,56 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
+from tenacity import wait_exponential_jitter as _jittered
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# Errors that pass when the database comes back: a lock held past busy_timeout (SQLite), a full
+# disk, a lost connection, an exhausted pool. Callers retry them rather than drop a message.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, PoolTimeout, OSError)
+RETRY_INITIAL_SECONDS = 0.2
+RETRY_MAX_SECONDS = 30.0
+
+
+def retrying(what: str, on_retry: Callable[[], None] | None = None) -> AsyncRetrying:
+    """Retry a database step until the database answers (jittered backoff, capped).
+
+    For work that must not be dropped or left half-done while the daemon runs on (storing a
+    message, recording a decision, marking a reply sent). Other errors are raised at once.
+    """
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if on_retry is not None:
+            on_retry()
+        # The driver's own message only ("database is locked"): SQLAlchemy's text would
+        # carry the statement's parameters, i.e. customer text.
+        reason = getattr(exc, "orig", None) or type(exc).__name__
+        log.warning(
+            "database unavailable while %s (%s); retrying in %.1fs",
+            what,
+            reason,
+            state.upcoming_sleep,
+        )
+
+    return AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        wait=_jittered(initial=RETRY_INITIAL_SECONDS, max=RETRY_MAX_SECONDS, jitter=0.5),
+        stop=stop_never,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 def async_url(url: str) -> URL:
