@@ -22,7 +22,7 @@ from responders.calendar import BusinessCalendar
 from responders.routing import Router
 from responders.scoring import Scorer, TextBlobScorer
 from responders.templates import Templates
-from storage.db import Database
+from storage.db import Database, retrying
 from storage.decisions import DecisionRepo
 from storage.inbound import InboundRepo
 from storage.outbox import OutboxRepo
@@ -167,12 +167,22 @@ class Daemon:
         while True:
             job = await self.queue.get()
             try:
-                await self.worker.handle(job.interaction_id)
+                await self._handle(job.interaction_id)
             except Exception:
-                # The message stays `pending` in the database and is retried on next start.
+                # A bug, not the database: the message stays `pending`, retried on next start.
                 log.exception("worker failed on interaction=%s", job.interaction_id)
             finally:
                 await self.queue.done(job)
+
+    async def _handle(self, interaction_id: int) -> None:
+        """A locked, full or unreachable database is waited out, so a long-running daemon
+        never strands a stored message as `pending` until its next restart."""
+        async for attempt in retrying(f"processing interaction={interaction_id}", self._db_retry):
+            with attempt:
+                await self.worker.handle(interaction_id)
+
+    def _db_retry(self) -> None:
+        self.stats.database_retries += 1
 
     async def _close(self) -> None:
         for connector in self.connectors:

@@ -19,3 +19,4 @@ class RunStats:
     replies_failed: int = 0
     labels: Counter[str] = field(default_factory=Counter)
     connector_errors: Counter[str] = field(default_factory=Counter)
+    database_retries: int = 0  # locked / full / unreachable database, waited out
