@@ -58,7 +58,7 @@ def retrying(what: str, on_retry: Callable[[], None] | None = None) -> AsyncRetr
 
     return AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT_ERRORS),
-        wait=_jittered(initial=RETRY_INITIAL_SECONDS, max=RETRY_MAX_SECONDS, jitter=0.5),
+        wait=_jittered(multiplier=RETRY_INITIAL_SECONDS, max=RETRY_MAX_SECONDS, jitter=0.5),
         stop=stop_never,
         before_sleep=before_sleep,
         reraise=True,
