@@ -82,7 +82,9 @@ def test_every_recorded_inbox_item_parses(cassette: str) -> None:
             else:
                 expected = {"username_mention": Kind.MENTION}.get(data["type"], Kind.COMMENT)
                 assert item.kind is expected
-                assert item.thread.startswith("t3_") and item.thread[3:] in data["context"]
+                link, _, who = item.thread.partition(":")
+                assert link.startswith("t3_") and link[3:] in data["context"]
+                assert who == item.author.handle.lower()
 
 
 def test_recorded_items_know_self_and_bots() -> None:

@@ -72,3 +72,18 @@ async def test_second_run_acknowledges_only_the_new_message(tmp_path: Path, sim:
     assert [s["thing_id"] for s in sim.sent] == [first, second]
     assert stats.duplicates == 0 and stats.read == 1
     assert await count_rows(config, OutboxMessage, purpose="ack") == 2
+
+
+async def test_two_customers_under_one_post_are_both_acknowledged(
+    tmp_path: Path, sim: RedditSim
+) -> None:
+    alice = sim.add_inbox("post_reply", "alice", "the update is broken", link_id="t3_launch")
+    bob = sim.add_inbox("post_reply", "bob", "broken for me too", link_id="t3_launch")
+    alice_again = sim.add_inbox("comment_reply", "alice", "still broken", link_id="t3_launch")
+    config = reddit_config(tmp_path, sim)
+
+    await run_once(config)
+
+    acked = [s["thing_id"] for s in sim.sent]
+    assert alice in acked and bob in acked
+    assert alice_again not in acked  # same customer, same post: within the ack cool-down

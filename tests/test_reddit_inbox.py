@@ -32,11 +32,25 @@ async def test_inbox_items_arrive_once_with_author_thread_and_kind(sim: RedditSi
     assert (by_id[mention].kind, by_id[mention].author.handle) == (Kind.MENTION, "alice")
     assert by_id[mention].text == "u/brand_support my parcel is lost"
     assert (by_id[dm].kind, by_id[dm].thread, by_id[dm].author.handle) == (Kind.DM, dm, "bob")
-    assert (by_id[reply].kind, by_id[reply].thread) == (Kind.COMMENT, "t3_post1")
-    assert by_id[post_reply].thread == "t3_post2"
+    assert (by_id[reply].kind, by_id[reply].thread) == (Kind.COMMENT, "t3_post1:carol")
+    assert by_id[post_reply].thread == "t3_post2:dave"
     assert by_id[post_reply].meta["reddit_type"] == "post_reply"
     assert all(item.channel == "reddit" and item.cursor is None for item in first)
     assert all(item.created_at.tzinfo is not None for item in first)
+    await connector.close()
+
+
+async def test_each_customer_under_a_post_has_their_own_thread(sim: RedditSim) -> None:
+    first = sim.add_inbox("post_reply", "alice", "broken", link_id="t3_launch")
+    again = sim.add_inbox("comment_reply", "Alice", "still broken", link_id="t3_launch")
+    other = sim.add_inbox("post_reply", "bob", "mine too", link_id="t3_launch")
+    connector = make_connector(sim)
+    await connector.connect()
+
+    threads = {i.external_id: i.thread for i in await drain(connector)}
+
+    assert threads[first] == threads[again] == "t3_launch:alice"
+    assert threads[other] == "t3_launch:bob"
     await connector.close()
 
 
@@ -186,7 +200,8 @@ async def test_subreddit_keywords_and_cursor_resume(sim: RedditSim) -> None:
 
     assert [(i.external_id, i.kind) for i in items] == [(hit, Kind.COMMENT), (post, Kind.MENTION)]
     assert items[1].text == "ACME support?\n\nanyone?"
-    assert items[0].thread.startswith("t3_") and items[1].thread == post
+    assert items[0].thread.startswith("t3_") and items[0].thread.endswith(":erin")
+    assert items[1].thread == f"{post}:gina"
     assert items[0].cursor is not None and items[0].cursor.key == "r/gadgets/comments"
     assert [i.external_id for i in resumed] == [later]
     assert cursors.values[("reddit", "r/gadgets/comments")] == later

@@ -63,7 +63,7 @@ async def test_reply_to_a_submission_and_thread_fallback(sim: RedditSim) -> None
     [item] = await drain(connector)
 
     await connector.send(answer(item, "Happy to help"))
-    no_parent = Outbound("reddit", Kind.MENTION, post, "Top-level", None, None, "outbox-3")
+    no_parent = Outbound("reddit", Kind.MENTION, item.thread, "Top-level", None, None, "k3")
     await connector.send(no_parent)
 
     assert [s["thing_id"] for s in sim.sent] == [post, post]

@@ -2,8 +2,11 @@
 
 Thread model: a reply always goes to the item itself (``external_id`` is its fullname,
 which the daemon passes back as ``Outbound.in_reply_to``). ``thread`` is the conversation
-the item belongs to, as the platform defines it: the submission (``t3_...``) for comments,
-the first message (``t4_...``) for private messages, the submission itself for posts.
+with one customer: the first message (``t4_...``) for private messages, and for comments and
+posts the submission plus the author (``t3_abc:alice``). The author is part of it because a
+post is a crowd, not a conversation: the daemon's acknowledgement cool-down is per thread,
+and two customers under the same post must each be acknowledged. A reply with no
+``in_reply_to`` goes under the submission (the part before the colon).
 """
 
 from __future__ import annotations
@@ -98,6 +101,10 @@ def _author(data: ThingData, ctx: ParseContext) -> Author:
     )
 
 
+def _customer_thread(link: str, author: Author) -> str:
+    return f"{link}:{author.handle.lower()}"
+
+
 def _link_from_context(data: ThingData) -> str | None:
     match = _CONTEXT_LINK.search(data.get("context") or "")
     return f"t3_{match.group(1)}" if match else None
@@ -126,12 +133,14 @@ def inbox_item(thing: object, ctx: ParseContext) -> Inbound:
     meta = {"reddit_type": reddit_type, "source": "inbox"}
     if data.get("subreddit"):
         meta["subreddit"] = str(data["subreddit"])
+    author = _author(data, ctx)
+    link = _link_from_context(data) or data.get("parent_id") or name
     return Inbound(
         channel=ctx.channel,
         kind=_INBOX_KINDS.get(reddit_type, Kind.COMMENT),
         external_id=name,
-        thread=_link_from_context(data) or data.get("parent_id") or name,
-        author=_author(data, ctx),
+        thread=_customer_thread(link, author),
+        author=author,
         text=text,
         created_at=_created(data),
         url=f"{PUBLIC_URL}{context}" if context.startswith("/") else None,
@@ -151,6 +160,7 @@ def subreddit_item(thing: object, ctx: ParseContext, cursor_key: str) -> Inbound
         text = _require(data, "body", str)
         thread, reddit_type = _require(data, "link_id", str), "subreddit_comment"
     permalink = data.get("permalink") or ""
+    author = _author(data, ctx)
     meta = {"reddit_type": reddit_type, "source": "subreddit"}
     if data.get("subreddit"):
         meta["subreddit"] = str(data["subreddit"])
@@ -158,8 +168,8 @@ def subreddit_item(thing: object, ctx: ParseContext, cursor_key: str) -> Inbound
         channel=ctx.channel,
         kind=Kind.MENTION if kind == "t3" else Kind.COMMENT,
         external_id=name,
-        thread=thread,
-        author=_author(data, ctx),
+        thread=_customer_thread(thread, author),
+        author=author,
         text=text,
         created_at=_created(data),
         cursor=Cursor(cursor_key, name),

@@ -18,8 +18,8 @@ _REPLYABLE = ("t1_", "t3_", "t4_")
 
 
 def target_of(reply: Outbound) -> str:
-    """The fullname a reply goes under: the message answered, else the thread."""
-    target = reply.in_reply_to or reply.thread
+    """The fullname a reply goes under: the message answered, else the thread's post."""
+    target = reply.in_reply_to or reply.thread.partition(":")[0]
     if not target.startswith(_REPLYABLE) or len(target) < 4:
         raise ConnectorError(f"cannot reply on Reddit to {target!r}: not a t1_/t3_/t4_ fullname")
     return target
