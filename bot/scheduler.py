@@ -25,7 +25,9 @@ from storage.models import Event, Ticket
 from storage.staff import add_notice
 
 if TYPE_CHECKING:
+    from bot.config import Config
     from bot.daemon import Daemon
+    from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -180,23 +182,21 @@ def _user_mention(assignee: str | None) -> str | None:
 
 def _summary(report: TickReport) -> str:
     return " ".join(
-        f"{name}={len(getattr(report, name))}"
-        for name in report.__slots__
-        if getattr(report, name)
+        f"{name}={len(getattr(report, name))}" for name in report.__slots__ if getattr(report, name)
     )
 
 
-def build_policy(daemon: Daemon) -> Policy:
-    config = daemon.config
+def policy_from(config: Config, db: Database, limits: dict[str, int] | None = None) -> Policy:
+    """The follow-up policy from the config (``limits``: connectors' own length limits)."""
     templates = Templates(config.replies)
-    limits = {c.name: c.max_length for c in daemon.connectors}
+    known = limits or {}
     return Policy(
-        db=daemon.storage.db,
+        db=db,
         calendar=BusinessCalendar(config.calendar),
         desk=config.desk,
         sla_target=timedelta(hours=config.tickets.first_response_business_hours),
         company=config.replies.company,
-        limit_for=lambda channel: templates.limit_for(channel, limits.get(channel)),
+        limit_for=lambda channel: templates.limit_for(channel, known.get(channel)),
     )
 
 
@@ -205,10 +205,10 @@ def build_scheduler(daemon: Daemon) -> Scheduler | None:
     settings = daemon.config.desk.scheduler
     if not settings.enabled:
         return None
+    limits = {c.name: c.max_length for c in daemon.connectors}
     return Scheduler(
-        build_policy(daemon),
+        policy_from(daemon.config, daemon.storage.db, limits),
         SystemClock(),
         interval=settings.interval_seconds,
         on_outbox=daemon.sender.wake,
     )
-
