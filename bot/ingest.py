@@ -3,11 +3,19 @@
 Order matters: stored -> cursor saved (same transaction) -> connector told (mark read) ->
 queued. A crash anywhere loses nothing: unstored items are read again, stored ones are
 re-queued on start.
+
+Items are stored in batches: a reader task pulls ``listen()`` into a small buffer and the
+store loop takes whatever has arrived (up to ``BATCH``) in one transaction. A quiet platform
+gives batches of one (no added latency); a backlog gives full batches (one commit per
+batch instead of per message). The buffer is bounded, so a full queue still stops reading.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import OperationalError
@@ -29,6 +37,7 @@ from storage.inbound import InboundRepo
 log = logging.getLogger(__name__)
 
 AUTH_RETRY_SECONDS = 300.0
+BATCH = 256  # most items stored in one transaction
 _exponential = wait_exponential_jitter(initial=1, max=300, jitter=2)
 
 
@@ -65,8 +74,7 @@ class Ingest:
             async for attempt in retrying:
                 with attempt:
                     await self.connector.connect()
-                    async for item in self.connector.listen(follow=follow):
-                        await self._take(item)
+                    await self._pump(follow)
         except ConnectorError as exc:
             # Only reached in --once mode: report it, let the other connectors finish.
             self.stats.connector_errors[name] += 1
@@ -90,18 +98,48 @@ class Ingest:
             wait,
         )
 
-    async def _take(self, item: Inbound) -> None:
-        self.stats.read += 1
-        self.connector.health().messages_in += 1
-        interaction_id = await self._store(item)
-        await self.connector.committed(item)
-        if interaction_id is None:
-            self.stats.duplicates += 1
-            return
-        self.stats.stored += 1
-        await self.queue.put(interaction_id)
+    async def _pump(self, follow: bool) -> None:
+        """Store what the reader has buffered, a batch at a time, until the listen ends."""
+        buffer: asyncio.Queue[Inbound | _End] = asyncio.Queue(maxsize=BATCH)
+        reader = asyncio.create_task(self._read(buffer, follow), name=f"read-{self.connector.name}")
+        try:
+            while True:
+                batch = [await buffer.get()]
+                while len(batch) < BATCH and not buffer.empty():
+                    batch.append(buffer.get_nowait())
+                items = [entry for entry in batch if isinstance(entry, Inbound)]
+                if items:
+                    await self._take_many(items)
+                end = batch[-1]
+                if isinstance(end, _End):
+                    if end.error is not None:
+                        raise end.error
+                    return
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
 
-    async def _store(self, item: Inbound) -> int | None:
+    async def _read(self, buffer: asyncio.Queue[Inbound | _End], follow: bool) -> None:
+        try:
+            async for item in self.connector.listen(follow=follow):
+                await buffer.put(item)
+        except Exception as exc:  # handed to the store loop, which raises it for the retry
+            await buffer.put(_End(exc))
+        else:
+            await buffer.put(_End(None))
+
+    async def _take_many(self, items: Sequence[Inbound]) -> None:
+        self.stats.read += len(items)
+        self.connector.health().messages_in += len(items)
+        interaction_ids = await self._store(items)
+        for item in items:
+            await self.connector.committed(item)
+        new = [i for i in interaction_ids if i is not None]
+        self.stats.duplicates += len(items) - len(new)
+        self.stats.stored += len(new)
+        await self.queue.put_many(new)
+
+    async def _store(self, items: Sequence[Inbound]) -> list[int | None]:
         """Store, retrying a locked or unreachable database: a read message is never dropped."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type((OperationalError, OSError)),
@@ -114,5 +152,12 @@ class Ingest:
             reraise=True,
         ):
             with attempt:
-                return await self.inbound.record(item)
+                return await self.inbound.record_many(items)
         raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """The reader is finished: the listen ended (error None) or raised ``error``."""
+
+    error: Exception | None

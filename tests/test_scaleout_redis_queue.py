@@ -150,9 +150,7 @@ async def test_poison_entry_goes_to_the_dead_letter_stream(
     assert len(dead) == 1 and dead[0][1]["id"] == "42" and dead[0][1]["deliveries"] == "3"
 
 
-async def test_malformed_entry_is_dropped_not_looped(
-    make_queue: QueueFactory, prefix: str
-) -> None:
+async def test_malformed_entry_is_dropped_not_looped(make_queue: QueueFactory, prefix: str) -> None:
     queue = make_queue("w1")
     client = Redis.from_url(URL, decode_responses=True)
     await queue.ensure_group()
