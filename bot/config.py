@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.dashboard.settings import DashboardSettings
 from bot.desk.settings import DeskSettings
 from bot.errors import ConfigError
 from responders.calendar import CalendarSettings
@@ -80,6 +81,7 @@ class Config(_Section):
     tickets: TicketSettings = TicketSettings()
     calendar: CalendarSettings = CalendarSettings()
     desk: DeskSettings = DeskSettings()  # agent desk, policy clock, follow-ups, CSAT
+    dashboard: DashboardSettings = DashboardSettings()  # read-only web dashboard
     # Each connector validates its own section (its settings_model) when it is built.
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     source: str = "<defaults>"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.dashboard.serve import build_dashboard
 from bot.desk.service import build_desk
 from bot.health import build_health
 from bot.retention import build_retention
@@ -20,7 +21,13 @@ if TYPE_CHECKING:
 ServiceBuilder = Callable[["Daemon"], "Service | None"]
 
 
-BUILDERS: list[ServiceBuilder] = [build_health, build_retention, build_scheduler, build_desk]
+BUILDERS: list[ServiceBuilder] = [
+    build_health,
+    build_retention,
+    build_scheduler,
+    build_desk,
+    build_dashboard,
+]
 
 
 def build_services(daemon: Daemon) -> list[Service]:

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from bot.cli.common import errors
 from bot.cli.privacy_cmd import register as register_privacy
+from bot.cli.report_cmd import register as register_report
 from bot.cli.run_cmd import register as register_run
 from bot.cli.status_cmd import register as register_status
 from bot.cli.tickets_cmd import register as register_tickets
@@ -23,7 +24,7 @@ app = typer.Typer(
 )
 
 # One explicit list: each entry adds its commands to the app.
-COMMANDS = (register_run, register_tickets, register_status, register_privacy)
+COMMANDS = (register_run, register_tickets, register_status, register_privacy, register_report)
 for register in COMMANDS:
     register(app)
 
