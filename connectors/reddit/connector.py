@@ -220,7 +220,7 @@ class RedditConnector(BaseConnector):
         if self.settings.inbox:
             sources.append(self._poll_inbox)
         for key in self._watch.keys:
-            sources.append(lambda key=key: self._poll_listing(key))  # type: ignore[misc]
+            sources.append(functools.partial(self._poll_listing, key))
         failures: list[BotError] = []
         for source in sources:
             try:
@@ -261,12 +261,11 @@ class RedditConnector(BaseConnector):
         things = await self._pages("message/unread/", lambda page: False)
         for thing in reversed(things):  # oldest first
             name = thing_name(thing)
-            if name is None or name in self._inflight or name in self._to_mark:
-                if name is None:
-                    self._skip(thing, MalformedPayload("no name"))
+            if name is None:
+                self._skip(thing, MalformedPayload("no name"))
                 continue
-            if name in self._marked:
-                continue
+            if name in self._inflight or name in self._to_mark or name in self._marked:
+                continue  # yielded and not stored yet, or stored and (being) marked read
             try:
                 item = inbox_item(thing, self._parse)
             except MalformedPayload as exc:
