@@ -177,6 +177,9 @@ def test_settings_reject_bad_values() -> None:
         DiscordSettings(api_base="ftp://example")
     with pytest.raises(ValidationError, match="gateway_url"):
         DiscordSettings(gateway_url="http://example")
+    with pytest.raises(ValidationError, match="without TLS"):
+        DiscordSettings(api_base="http://proxy.example/api/v10")  # the token would leak
+    assert DiscordSettings(gateway_url="wss://proxy.example/").gateway_url
     with pytest.raises(ValidationError, match="token"):
         DiscordSettings(token="do-not-put-secrets-here")  # type: ignore[call-arg]
     parsed = DiscordSettings(channel_ids=["123", 456])

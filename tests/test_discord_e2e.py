@@ -79,14 +79,19 @@ async def test_daemon_answers_a_live_mention_and_a_dm_once_each(
     await sim.wait_until(lambda: sim.live_sessions() == 1, "the daemon's gateway session")
     await asyncio.wait_for(connector.wait_ready(), GUARD)
 
+    statusbot = sim.add_user("statusbot", bot=True)
+    from_bot = await sim.post(support, statusbot, "deploy broken, never mind", mention_bot=True)
     mention = await sim.post(support, sim.add_user("bob"), "the app is broken", mention_bot=True)
     dm = await sim.dm(sim.add_user("carol"), "where is my refund?")
     await sim.wait_until(lambda: len(sim.sent) >= 2, "two acknowledgements")
-    await eventually(lambda: daemon.stats.ignored >= 1)  # Discord echoed our DM reply
+    await eventually(lambda: sum(daemon.stats.replies_sent.values()) >= 2)  # marked sent
+    await eventually(lambda: daemon.stats.ignored >= 1)  # the other bot, stored not answered
     daemon.request_stop()
     await asyncio.wait_for(running, GUARD)
 
     replies = {m["message_reference"]["message_id"]: m["channel_id"] for m in sim.sent}
     assert replies == {mention["id"]: str(support), dm["id"]: dm["channel_id"]}
-    assert len(sim.sent) == 2  # our own DM echo was stored, never answered
-    assert await count_rows(config, Interaction, direction="in", status="ignored") == 1
+    assert len(sim.sent) == 2
+    ignored = await count_rows(config, Interaction, direction="in", status="ignored")
+    assert ignored == 1 == await count_rows(config, Interaction, external_id=from_bot["id"])
+    assert await count_rows(config, Interaction, direction="out") == 2

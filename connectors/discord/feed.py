@@ -127,13 +127,15 @@ class Feed:
     def _offer(
         self, message: discord.Message, channel_id: int, *, dm: bool, guild_id: int | None
     ) -> None:
-        if not is_conversation(message):
+        if not is_conversation(message) or message.author.id == self._me_id:
+            # Our own posts come back on the gateway and in history; the outbox already
+            # logged them under the same id, so offering them would collide with it.
             return
         if not dm and not addresses_us(message, self._me_id):
             return
         if not self.tracker.first_time(message.id):
             return
-        if dm and message.author.id != self._me_id:
+        if dm:
             self.dm_by_user[message.author.id] = channel_id
         item = to_inbound(
             message,

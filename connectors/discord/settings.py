@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -27,12 +28,8 @@ class DiscordSettings(ConnectorSettings):
     gateway_url: str | None = None  # replaces wss://gateway.discord.gg/ and resume URLs
     # discord.py waits this long after the last GUILD_CREATE before on_ready.
     guild_ready_timeout: float = Field(default=2.0, gt=0, le=60)
-    # Seconds to wait for READY before listen() reports the gateway as down.
-    ready_timeout: float = Field(default=60.0, gt=0)
     # With no stored cursor, look this far back on first start (0 = only new messages).
     first_start_lookback_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
-    # Most messages read per channel in one backfill; older ones are left for the next one.
-    backfill_limit: int = Field(default=1000, ge=1, le=100_000)
     # How many recently active DM channels are remembered in the "dms" cursor.
     dm_cursor_channels: int = Field(default=20, ge=0, le=24)
     # A 429 asking to wait longer than this is raised as RateLimited instead of slept.
@@ -50,6 +47,7 @@ class DiscordSettings(ConnectorSettings):
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("api_base must be an http(s) URL such as https://host/api/v10")
+        _plain_only_on_loopback(parts.scheme == "http", parts.hostname, "api_base")
         return value.rstrip("/")
 
     @field_validator("gateway_url")
@@ -60,6 +58,7 @@ class DiscordSettings(ConnectorSettings):
         parts = urlsplit(value)
         if parts.scheme not in {"ws", "wss"} or not parts.netloc:
             raise ValueError("gateway_url must be a ws(s) URL such as wss://host/")
+        _plain_only_on_loopback(parts.scheme == "ws", parts.hostname, "gateway_url")
         return value
 
     @field_validator("token_env")
@@ -70,3 +69,15 @@ class DiscordSettings(ConnectorSettings):
                 "token_env is the NAME of an environment variable, e.g. DISCORD_BOT_TOKEN"
             )
         return value
+
+
+def _plain_only_on_loopback(plain: bool, host: str | None, key: str) -> None:
+    """The bot token travels with every request: never in clear text off this machine."""
+    if not plain:
+        return
+    try:
+        loopback = host == "localhost" or ip_address(host or "").is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"{key} without TLS is only allowed for a loopback host")
