@@ -117,6 +117,7 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_due", "status", "first_response_due_at"),
         Index("ix_tickets_thread", "channel", "thread"),
+        Index("ix_tickets_customer", "customer_id", "status"),  # 0004: batched worker
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -186,6 +187,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("inbound_id", "purpose", "dedupe_key", name="uq_outbox_inbound_purpose"),
         Index("ix_outbox_status", "status", "next_attempt_at"),
+        Index("ix_outbox_thread", "channel", "thread", "purpose"),  # 0004: ack cool-down
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -211,6 +213,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     sent_external_id: Mapped[str | None] = mapped_column(String(255))
     outbound_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    # 0004: while `sending`, the claiming sender owns the row until then (multi-process).
+    lease_until: Mapped[datetime | None]
 
 
 class StaffNotice(Base):
