@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,6 +34,9 @@ class BotSettings(_Section):
     send_max_attempts: int = Field(8, ge=1)
     outbox_poll_seconds: float = Field(1.0, gt=0)
     drain_timeout_seconds: float = Field(30.0, gt=0)
+    # Replies per minute per connector name, replacing the connector's built-in pace (which
+    # stays under the platform's documented limits): for a higher API tier, or a simulator.
+    send_rate_overrides: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
 
 class HealthSettings(_Section):

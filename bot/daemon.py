@@ -78,6 +78,7 @@ class Daemon:
             self.stats,
             max_attempts=config.bot.send_max_attempts,
             poll_seconds=config.bot.outbox_poll_seconds,
+            rates=config.bot.send_rate_overrides,
         )
         self.worker = Worker(
             inbound=self.storage.inbound,

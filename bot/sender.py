@@ -12,12 +12,14 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bot.errors import AuthError, ConnectorError, RateLimited, TransientError
 from bot.stats import RunStats
 from connectors.base import Connector
+from storage.db import retrying
 from storage.outbox import OutboxRepo, PendingReply
 
 log = logging.getLogger(__name__)
@@ -28,11 +30,18 @@ AUTH_RETRY = timedelta(minutes=5)
 
 
 class TokenBucket:
-    """Paces our own replies under a platform's limit: ``per_minute``, bursts of as many."""
+    """Paces our own replies under a platform's limit: ``per_minute``, bursts of ``burst``
+    (default: a minute's worth; a per-second limit such as Discord's needs a small one)."""
 
-    def __init__(self, per_minute: float | None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        per_minute: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        burst: float | None = None,
+    ):
         self.rate = per_minute / 60.0 if per_minute else None
-        self.capacity = max(1.0, per_minute or 1.0)
+        self.capacity = max(1.0, burst or per_minute or 1.0)
         self.tokens = self.capacity
         self.clock = clock
         self.updated = clock()
@@ -65,6 +74,7 @@ class Sender:
         *,
         max_attempts: int,
         poll_seconds: float,
+        rates: Mapping[str, float] | None = None,
     ) -> None:
         self.outbox = outbox
         self.connectors = connectors
@@ -72,10 +82,26 @@ class Sender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        # The connector's own pace (under the platform's documented limits) unless the config
+        # overrides it per connector ([bot] send_rate_overrides: a higher API tier, a test).
+        rates = rates or {}
         self.buckets = {
-            name: TokenBucket(getattr(c, "send_rate_per_minute", None))
+            name: TokenBucket(
+                rates.get(name, getattr(c, "send_rate_per_minute", None)),
+                burst=None if name in rates else getattr(c, "send_burst", None),
+            )
             for name, c in connectors.items()
         }
+
+    async def _record(self, what: str, write: Callable[[], Awaitable[None]]) -> None:
+        """An outbox write after the platform call: retried while the database is locked or
+        full, or the reply would stay `sending` (unsent, or sent but unrecorded) until restart."""
+        async for attempt in retrying(what, self._db_retry):
+            with attempt:
+                await write()
+
+    def _db_retry(self) -> None:
+        self.stats.database_retries += 1
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,9 +122,11 @@ class Sender:
                 log.info(
                     "reconcile outbox=%s: already posted as %s", item.outbox_id, found.external_id
                 )
-                await self.outbox.mark_sent(item, found, reconciled=True)
+                mark = partial(self.outbox.mark_sent, item, found, reconciled=True)
+                await self._record("recording a reconciled reply", mark)
             else:
-                await self.outbox.release(item.outbox_id)
+                release = partial(self.outbox.release, item.outbox_id)
+                await self._record("releasing an unsent reply", release)
 
     async def send_due(self) -> int:
         """One pass over due replies, within each platform's pace. Returns how many were tried."""
@@ -131,7 +159,9 @@ class Sender:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            await self.send_due()
+            async for attempt in retrying("sending replies", self._db_retry):
+                with attempt:
+                    await self.send_due()  # a locked database must not end the sender
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
@@ -155,7 +185,7 @@ class Sender:
             log.exception("send outbox=%s: unexpected error", item.outbox_id)
             await self._retry(item, f"{type(exc).__name__}: {exc}", backoff(item.attempts))
         else:
-            await self.outbox.mark_sent(item, ref)
+            await self._record("recording a sent reply", lambda: self.outbox.mark_sent(item, ref))
             health.messages_out += 1
             self.stats.replies_sent[item.purpose] += 1
             log.info(
@@ -179,9 +209,13 @@ class Sender:
             wait.total_seconds(),
             error,
         )
-        await self.outbox.mark_failed(item, error, wait)
+        await self._record(
+            "scheduling a reply retry", lambda: self.outbox.mark_failed(item, error, wait)
+        )
 
     async def _give_up(self, item: PendingReply, error: str) -> None:
         log.error("send outbox=%s failed for good: %s", item.outbox_id, error)
         self.stats.replies_failed += 1
-        await self.outbox.mark_failed(item, error, None)
+        await self._record(
+            "recording a failed reply", lambda: self.outbox.mark_failed(item, error, None)
+        )
