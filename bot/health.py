@@ -75,6 +75,7 @@ async def snapshot(daemon: Daemon) -> dict[str, Any]:
         "outbox_failed": int(failed or 0),
         "sla_breaches": int(breaches or 0),
         "processed": daemon.stats.processed,
+        "database_retries": daemon.stats.database_retries,
     }
 
 
@@ -115,6 +116,11 @@ class DaemonCollector(Collector):
             ("outbox_failed", "Replies that failed for good"),
         ):
             yield GaugeMetricFamily(f"socialbot_{key}", text, value=snap.get(key, 0))
+        yield CounterMetricFamily(
+            "socialbot_database_retries",
+            "Waits for a locked, full or unreachable database",
+            value=snap.get("database_retries", 0),
+        )
         yield CounterMetricFamily(
             "socialbot_sla_breaches",
             "Tickets that breached the SLA",
