@@ -28,7 +28,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.errors import AuthError, ConnectorError, RateLimited
+from bot.errors import AuthError, BotError, ConnectorError, RateLimited
 from bot.queue import WorkQueue
 from bot.stats import RunStats
 from connectors.base import Connector, Inbound
@@ -79,6 +79,12 @@ class Ingest:
             # Only reached in --once mode: report it, let the other connectors finish.
             self.stats.connector_errors[name] += 1
             log.error("connector %s gave up: %s", name, exc)
+        except BotError as exc:
+            # A setting or credential that retrying cannot fix (e.g. a missing variable):
+            # this connector stops, the others keep running.
+            self.stats.connector_errors[name] += 1
+            self.connector.health().error(str(exc), fatal=True)
+            log.error("connector %s stopped: %s", name, exc)
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None

@@ -228,3 +228,18 @@ async def test_default_textblob_scorer_runs_the_pipeline(tmp_path: Path) -> None
     await db.close()
     assert row is not None and row.polarity is not None and row.polarity < 0
     assert row.subjectivity is not None and row.scorer_version
+
+
+async def test_connector_with_bad_settings_stops_alone(tmp_path: Path) -> None:
+    from bot.errors import ConfigError
+
+    class Misconfigured(FakeConnector):
+        async def connect(self) -> None:
+            raise ConfigError("X_BEARER_TOKEN is not set")
+
+    config = make_config(tmp_path)
+    good, bad = FakeConnector("good"), Misconfigured("bad")
+    good.push(message("my parcel is broken", id="g1", channel="good"))
+    stats = await run_once(config, [good, bad], StubScorer())
+    assert [s.in_reply_to for s in good.sent] == ["g1"]
+    assert bad.health().state == "down" and stats.connector_errors["bad"] == 1
