@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from connectors.discord.tracker import (
 )
 from tests.sims.discord_bot import Launcher, MemoryCursors, launch, sim
 from tests.sims.discord_sim import FakeDiscord
+from tests.support.shared import REPO
 
 __all__ = ["launch", "sim"]
 
@@ -184,3 +186,11 @@ def test_settings_reject_bad_values() -> None:
         DiscordSettings(token="do-not-put-secrets-here")  # type: ignore[call-arg]
     parsed = DiscordSettings(channel_ids=["123", 456])
     assert parsed.channel_ids == (123, 456)
+
+
+def test_the_documented_example_section_is_valid() -> None:
+    example = REPO / "docs" / "connectors" / "discord.example.toml"
+    section = tomllib.loads(example.read_text(encoding="utf-8"))["connectors"]["discord"]
+    settings = DiscordSettings.model_validate(section)
+    assert settings.channel_ids == (123456789012345678,)
+    assert set(DiscordSettings.model_fields) - set(section) <= {"type", "api_base", "gateway_url"}
