@@ -187,3 +187,17 @@ async def test_find_sent_recognises_a_reply_posted_before_a_crash(
     found = await bot.connector.find_sent(ack)
     assert found is not None and found.external_id == ref.external_id
     assert await bot.connector.find_sent(other) is None  # same message answered, other text
+
+
+async def test_a_guild_message_from_an_uncached_guild_is_not_taken_for_a_dm(
+    sim: FakeDiscord, support: int, bot: Running
+) -> None:
+    posted = await sim.post(support, sim.add_user("hank"), "stored first", mention_bot=True)
+    await bot.next()
+    event = {**sim.message_create(posted), "id": str(sim.ids.next()), "guild_id": "42"}
+
+    await sim.dispatch("MESSAGE_CREATE", event)  # a guild discord.py has no cache for
+
+    item = await bot.next()
+    assert item.external_id == event["id"]
+    assert item.kind is Kind.MENTION and item.meta["guild_id"] == "42"

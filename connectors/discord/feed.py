@@ -108,7 +108,8 @@ class Feed:
     def live(self, message: discord.Message) -> None:
         """A MESSAGE_CREATE; must not await, so gateway order is queue order."""
         channel_id = message.channel.id
-        if message.guild is None:
+        # Not `message.guild is None`: a guild missing from the cache also gives None.
+        if isinstance(message.channel, discord.DMChannel):
             if not self.settings.dms:
                 return
             if not self.tracker.is_known(channel_id):
@@ -122,7 +123,9 @@ class Feed:
             self.tracker.advance(channel_id, message.id, from_history=False)
         elif parent not in self.tracker.watched and not self.settings.mentions_everywhere:
             return
-        self._offer(message, channel_id, dm=False, guild_id=message.guild.id)
+        guild = message.guild
+        guild_id = guild.id if guild is not None else getattr(message.channel, "guild_id", None)
+        self._offer(message, channel_id, dm=False, guild_id=guild_id)
 
     def _offer(
         self, message: discord.Message, channel_id: int, *, dm: bool, guild_id: int | None
