@@ -51,6 +51,9 @@ class EmailConnector(BaseConnector):
 
     settings_model: ClassVar[type[EmailSettings]] = EmailSettings
     max_length = 20_000
+    # SMTP providers limit per minute and per day (Exchange Online 30 a minute, Gmail 500 or
+    # 2,000 a day): a conservative 10 a minute; [bot] send_rate_overrides adjusts it.
+    send_rate_per_minute = 10.0
 
     def __init__(self, settings: EmailSettings, ctx: ConnectorContext) -> None:
         super().__init__(settings, ctx)

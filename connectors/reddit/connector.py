@@ -60,6 +60,9 @@ class RedditConnector(BaseConnector):
 
     settings_model = RedditSettings
     max_length = 10_000
+    # Reddit: 60 requests per minute per OAuth client, shared with reading: replies take a
+    # third (bursts of 20 plus 20 a minute still leave polling its share in any minute).
+    send_rate_per_minute = 20.0
 
     def __init__(self, settings: RedditSettings, ctx: ConnectorContext) -> None:
         super().__init__(settings, ctx)

@@ -33,6 +33,9 @@ class XConnector(BaseConnector):
 
     settings_model = XSettings
     max_length = TWEET_LIMIT
+    # X: POST /2/tweets 100 per 15 min per user and 10,000 per 24 h per app; DMs 200 per
+    # 15 min per user. 6 a minute (bursts of 6) is at most 96 in any 15 minutes.
+    send_rate_per_minute = 6.0
     settings: XSettings
 
     def __init__(self, settings: XSettings, ctx: ConnectorContext) -> None:
