@@ -194,3 +194,33 @@ def test_the_documented_example_section_is_valid() -> None:
     settings = DiscordSettings.model_validate(section)
     assert settings.channel_ids == (123456789012345678,)
     assert set(DiscordSettings.model_fields) - set(section) <= {"type", "api_base", "gateway_url"}
+
+
+async def test_once_mode_twice_in_one_process_reads_only_what_is_new(
+    sim: FakeDiscord, support: int, launch: Launcher
+) -> None:
+    ivan = sim.add_user("ivan")
+    first = await sim.post(support, ivan, "one", mention_bot=True)
+    running = launch(channel_ids=(support,))
+    running.start(follow=False)
+    await running.finished()
+    second = await sim.post(support, ivan, "two", mention_bot=True)
+
+    running.start(follow=False)  # e.g. the daemon retrying --once: no gateway in between
+    await running.finished()
+
+    assert [i.external_id for i in running.received] == [first["id"], second["id"]]
+
+
+async def test_a_wrong_channel_id_is_reported_and_skipped(
+    sim: FakeDiscord, support: int, launch: Launcher
+) -> None:
+    posted = await sim.post(support, sim.add_user("judy"), "still read", mention_bot=True)
+    running = launch(channel_ids=(424242, support))
+    running.start(follow=False)
+    await running.finished()
+
+    assert running.error is None
+    assert [i.external_id for i in running.received] == [posted["id"]]
+    health = running.connector.health()
+    assert health.state == "degraded" and "424242" in (health.last_error or "")

@@ -169,6 +169,8 @@ class DiscordConnector(BaseConnector):
     async def listen(self, *, follow: bool = True) -> AsyncIterator[Inbound]:
         await self.connect()
         if not follow:
+            if not self._tasks:
+                self._feed.blind()
             failure = await self._feed.backfill_pass()
             while not self._feed.queue.empty():
                 item = self._feed.queue.get_nowait()

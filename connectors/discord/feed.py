@@ -171,27 +171,44 @@ class Feed:
             await self.wanted.wait()
             self.wanted.clear()
             failure = await self.backfill_pass()
-            if isinstance(failure, TransientError):
+            if failure is not None:
                 loop = asyncio.get_running_loop()
                 loop.call_later(self.settings.retry_max_wait, self._want_backfill)
             elif not self.wanted.is_set():
                 self.idle.set()
 
-    async def backfill_pass(self) -> ConnectorError | None:
-        """Read history after each unsynced channel's position; return the first failure."""
-        first: ConnectorError | None = None
+    async def backfill_pass(self) -> TransientError | None:
+        """Read history after each unsynced channel's position.
+
+        Returns the first transient failure (worth another pass later). A channel that
+        refuses for good (403, 404: a wrong id, a missing permission) is logged as a
+        configuration problem and skipped, so it never holds the other channels back.
+        """
+        first: TransientError | None = None
         for channel_id in self.tracker.backfill_targets():
             try:
                 await self._call("history", functools.partial(self._backfill, channel_id))
             except AuthError:
                 raise
-            except ConnectorError as exc:
-                first = exc if first is None or _permanent(first) else first
+            except TransientError as exc:
+                first = first or exc
                 self.health.error(f"history of channel {channel_id}: {exc}")
                 log.warning("discord %s cannot backfill channel %s: %s", self.name, channel_id, exc)
-                if _permanent(exc):
-                    self.tracker.synced(channel_id, self.tracker.generation)
+            except ConnectorError as exc:
+                self.health.error(f"history of channel {channel_id}: {exc}")
+                log.error(
+                    "discord %s cannot read channel %s (check its id and the bot's "
+                    "permissions): %s",
+                    self.name,
+                    channel_id,
+                    exc,
+                )
+                self.tracker.synced(channel_id, self.tracker.generation)
         return first
+
+    def blind(self) -> None:
+        """No gateway is watching: every channel must be read from its position again."""
+        self.tracker.lost()
 
     async def _backfill(self, channel_id: int) -> int:
         assert self._client is not None
@@ -224,8 +241,3 @@ class Feed:
                 raw = data.get("guild_id")
                 self._guild_of[channel_id] = int(str(raw)) if raw else None
         return self._guild_of[channel_id]
-
-
-def _permanent(exc: ConnectorError) -> bool:
-    """403/404 on a channel will not heal by retrying: do not spin on it."""
-    return not isinstance(exc, TransientError)
