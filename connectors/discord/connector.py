@@ -302,12 +302,13 @@ class DiscordConnector(BaseConnector):
     async def _target_channel(self, reply: Outbound) -> int:
         if reply.kind is Kind.DM and reply.recipient_id and reply.recipient_id.isdigit():
             user_id = int(reply.recipient_id)
-            known = self._feed.dm_by_user.get(user_id)
+            known = self._feed.dm_channel_of(user_id)
             if known is None:
                 dm = await self._call(
                     "open DM", lambda: self.client.create_dm(discord.Object(user_id))
                 )
-                known = self._feed.dm_by_user[user_id] = dm.id
+                known = dm.id
+                self._feed.remember_dm(user_id, known)
             return known
         if not reply.thread.isdigit():
             raise ConnectorError("Discord reply has no channel id in its thread")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
@@ -31,6 +32,7 @@ from connectors.discord.tracker import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+DM_USERS_KEPT = 10_000  # user -> DM channel entries; a miss costs one POST /users/@me/channels
 
 
 class Caller(Protocol):
@@ -63,10 +65,20 @@ class Feed:
         self._client: discord.Client | None = None
         self._me_id = 0
         self._guild_of: dict[int, int | None] = {}
-        self.dm_by_user: dict[int, int] = {}
+        self._dm_by_user: OrderedDict[int, int] = OrderedDict()  # user id -> DM channel
         lookback = timedelta(minutes=settings.first_start_lookback_minutes)
         self._blind_since = datetime.now(UTC) - lookback  # until the first READY
         self._blind = True
+
+    def dm_channel_of(self, user_id: int) -> int | None:
+        return self._dm_by_user.get(user_id)
+
+    def remember_dm(self, user_id: int, channel_id: int) -> None:
+        """Where to DM a person without asking Discord; bounded, most recent kept."""
+        self._dm_by_user[user_id] = channel_id
+        self._dm_by_user.move_to_end(user_id)
+        while len(self._dm_by_user) > DM_USERS_KEPT:
+            self._dm_by_user.popitem(last=False)
 
     def attach(self, client: discord.Client, me_id: int) -> None:
         self._client = client
@@ -139,7 +151,7 @@ class Feed:
         if not self.tracker.first_time(message.id):
             return
         if dm:
-            self.dm_by_user[message.author.id] = channel_id
+            self.remember_dm(message.author.id, channel_id)
         item = to_inbound(
             message,
             name=self.name,
