@@ -192,6 +192,7 @@ class DiscordConnector(BaseConnector):
     def _start_gateway(self) -> None:
         if self._tasks:
             return
+        self._health.state = "starting"  # "ok" again once READY arrives
         self._tasks = [
             asyncio.create_task(self._run_backfills(), name=f"discord-{self.name}-backfill"),
             asyncio.create_task(self._run_gateway(), name=f"discord-{self.name}-gateway"),
