@@ -1,4 +1,10 @@
-"""The daemon: wires storage, queue, workers, sender and connectors, and runs them."""
+"""The daemon: wires storage, queue, workers, sender and connectors, and runs them.
+
+Roles (``socialbot run --role``) split it across processes and hosts when the queue is
+shared (Redis): ``ingest`` reads the connectors, stores and queues (and runs the optional
+services); ``worker`` scores, routes, writes decisions and sends replies; ``all`` is both,
+in one process (the default, and the only choice with the in-memory queue).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,12 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.config import Config
+from bot.errors import ConfigError
 from bot.ingest import Ingest
-from bot.queue import MemoryQueue, WorkQueue
+from bot.queue import Job, WorkQueue, build_queue
 from bot.registry import build_connectors
 from bot.sender import Sender
 from bot.stats import RunStats
@@ -53,6 +60,9 @@ class Service(Protocol):
 
 # Builds the optional services from the config once storage and connectors exist.
 ServiceFactory = Callable[["Daemon"], Sequence[Service]]
+Role = Literal["all", "ingest", "worker"]
+ROLES: tuple[Role, ...] = ("all", "ingest", "worker")
+REQUEUE_PAGE = 1000
 
 
 class Daemon:
@@ -64,14 +74,23 @@ class Daemon:
         scorer: Scorer | None = None,
         queue: WorkQueue | None = None,
         services: ServiceFactory | None = None,
+        role: Role = "all",
     ) -> None:
+        if role not in ROLES:
+            raise ConfigError(f"--role {role!r}: use one of {', '.join(ROLES)}")
+        if role != "all" and queue is None and config.queue.backend == "memory":
+            raise ConfigError(
+                f"--role {role} needs a queue shared between processes: "
+                'set [queue] backend = "redis" (the memory queue lives in one process)'
+            )
         self.config = config
+        self.role = role
         self.storage = Storage.open(config.database_url)
         self.connectors = (
             connectors if connectors is not None else build_connectors(config, self.storage.inbound)
         )
         self.stats = RunStats()
-        self.queue = queue or MemoryQueue(config.queue.maxsize)
+        self.queue = queue or build_queue(config.queue)
         self.sender = Sender(
             self.storage.outbox,
             {c.name: c for c in self.connectors},
@@ -93,7 +112,10 @@ class Daemon:
             on_reply=self.sender.wake,
         )
         self._stop = asyncio.Event()
-        self.services: list[Service] = list(services(self)) if services else []
+        self._inflight: set[asyncio.Task[None]] = set()  # batches being processed
+        # Services (scheduler, desk, health...) run once per deployment: with ingest.
+        wants_services = services is not None and role != "worker"
+        self.services: list[Service] = list(services(self)) if services and wants_services else []
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -101,19 +123,19 @@ class Daemon:
     async def start(self) -> None:
         if self.config.bot.auto_migrate:
             await self.storage.db.upgrade()
-        await self.sender.reconcile()
+        if self.role != "ingest":  # replies are the workers' business
+            await self.sender.reconcile()
 
     async def run(self, *, once: bool = False, install_signals: bool = True) -> RunStats:
         """Run until SIGTERM/SIGINT (or, with ``once``, until everything available is done)."""
         if install_signals:
             self._install_signals()
         await self.start()
-        workers = [
-            asyncio.create_task(self._work(), name=f"worker-{i}")
-            for i in range(self.config.bot.workers)
-        ]
+        count = self.config.bot.workers if self.role != "ingest" else 0
+        workers = [asyncio.create_task(self._work(), name=f"worker-{i}") for i in range(count)]
         try:
-            await self._requeue_unprocessed()
+            if self.role != "worker":
+                await self._requeue_unprocessed()
             if once:
                 await self._run_once()
             else:
@@ -122,27 +144,35 @@ class Daemon:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            if self._inflight:  # let batches being written finish (their jobs get acked)
+                await asyncio.wait(self._inflight, timeout=self.config.bot.drain_timeout_seconds)
             await self._close()
         return self.stats
 
+    def _ingests(self) -> list[Ingest]:
+        if self.role == "worker":
+            return []
+        return [Ingest(c, self.storage.inbound, self.queue, self.stats) for c in self.connectors]
+
     async def _run_once(self) -> None:
-        ingests = [Ingest(c, self.storage.inbound, self.queue, self.stats) for c in self.connectors]
-        await asyncio.gather(*(i.run(follow=False) for i in ingests))
+        await asyncio.gather(*(i.run(follow=False) for i in self._ingests()))
+        if self.role == "ingest":
+            return  # stored and queued: the workers (elsewhere) take it from here
         await self.queue.join()
         await self.sender.flush(self.config.bot.drain_timeout_seconds)
 
     async def _run_forever(self) -> None:
         tasks = [
-            asyncio.create_task(
-                Ingest(c, self.storage.inbound, self.queue, self.stats).run(follow=True),
-                name=f"ingest-{c.name}",
-            )
-            for c in self.connectors
+            asyncio.create_task(ingest.run(follow=True), name=f"ingest-{ingest.connector.name}")
+            for ingest in self._ingests()
         ]
-        sender = asyncio.create_task(self.sender.run(), name="sender")
+        sender = None
+        if self.role != "ingest":
+            sender = asyncio.create_task(self.sender.run(), name="sender")
         tasks += [asyncio.create_task(s.run(), name=s.name) for s in self.services]
         log.info(
-            "socialbot running with %d connector(s): %s",
+            "socialbot running (role %s) with %d connector(s): %s",
+            self.role,
             len(self.connectors),
             ", ".join(c.name for c in self.connectors) or "none",
         )
@@ -151,36 +181,59 @@ class Daemon:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), self.config.bot.drain_timeout_seconds)
+        if sender is None:
+            return
+        if self.role == "all":  # our own queue: finish it. A shared one is left to others.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.queue.join(), self.config.bot.drain_timeout_seconds)
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
         await self.sender.flush(self.config.bot.drain_timeout_seconds)
 
     async def _requeue_unprocessed(self) -> None:
-        pending = await self.storage.inbound.unprocessed()
-        if pending:
-            log.info("re-queueing %d stored but unprocessed message(s)", len(pending))
-        for interaction_id in pending:
-            await self.queue.put(interaction_id)
+        """Stored but not processed (a crash between store and queue): queue them again.
+
+        With Redis some may still be in the stream; a second delivery is a no-op (the
+        worker's claim finds the message no longer pending)."""
+        after, total = 0, 0
+        while page := await self.storage.inbound.unprocessed(after, REQUEUE_PAGE):
+            await self.queue.put_many(page)
+            after, total = page[-1], total + len(page)
+        if total:
+            log.info("re-queued %d stored but unprocessed message(s)", total)
 
     async def _work(self) -> None:
+        """Take a batch, process it (shielded: a stop lets a batch being written finish)."""
         while True:
-            job = await self.queue.get()
-            try:
-                await self._handle(job.interaction_id)
-            except Exception:
-                # A bug, not the database: the message stays `pending`, retried on next start.
-                log.exception("worker failed on interaction=%s", job.interaction_id)
-            finally:
-                await self.queue.done(job)
+            jobs = await self.queue.get_many(self.config.queue.batch_size)
+            task = asyncio.create_task(self._process(jobs))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            await asyncio.shield(task)
 
-    async def _handle(self, interaction_id: int) -> None:
+    async def _process(self, jobs: list[Job]) -> None:
+        try:
+            await self._handle([job.interaction_id for job in jobs])
+        except Exception:
+            if len(jobs) > 1:  # find the culprit: one by one, the others still go through
+                log.warning("a batch of %d failed; processing it one by one", len(jobs))
+                for job in jobs:
+                    await self._process([job])
+                return
+            # A bug, not the database: the message stays `pending`; the queue decides
+            # about another delivery (memory: next start; Redis: claim, then dead-letter).
+            log.exception("worker failed on interaction=%s", jobs[0].interaction_id)
+            await self.queue.failed(jobs)
+        else:
+            await self.queue.done_many(jobs)
+
+    async def _handle(self, interaction_ids: list[int]) -> None:
         """A locked, full or unreachable database is waited out, so a long-running daemon
         never strands a stored message as `pending` until its next restart."""
-        async for attempt in retrying(f"processing interaction={interaction_id}", self._db_retry):
+        what = f"processing {len(interaction_ids)} message(s) from interaction={interaction_ids[0]}"
+        async for attempt in retrying(what, self._db_retry):
             with attempt:
-                await self.worker.handle(interaction_id)
+                await self.worker.handle_many(interaction_ids)
 
     def _db_retry(self) -> None:
         self.stats.database_retries += 1

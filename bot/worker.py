@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.config import TicketSettings
@@ -45,41 +45,56 @@ class Worker:
         self.on_reply = on_reply
 
     async def handle(self, interaction_id: int) -> Outcome | None:
-        item = await self.inbound.load(interaction_id)
-        if item is None or item.status != "pending":
-            return None  # processed before a restart, or gone
-        if item.author_is_self or item.author_is_bot:
-            who = "our own account" if item.author_is_self else "a bot"
-            await self.inbound.mark_ignored(item.id, f"written by {who}: never answered")
-            self.stats.ignored += 1
-            return None
-        scores = self.scorer.score(item.text)
-        decision = self.router.route(item.text, scores)
-        outcome = await self.decisions.apply(
-            DecisionInput(
-                interaction_id=item.id,
-                scores=scores,
-                decision=decision,
-                join_window=timedelta(hours=self.tickets.join_window_hours),
-                ack_cooldown=timedelta(minutes=self.tickets.ack_cooldown_minutes),
-                render=lambda template, ticket: self._render(item, template, ticket),
-                due_at=self._due_at,
+        return (await self.handle_many([interaction_id]))[0]
+
+    async def handle_many(self, interaction_ids: Sequence[int]) -> list[Outcome | None]:
+        """Process a batch: one load, scoring, one decision transaction. Outcomes in order.
+
+        None for a message processed before (a replay, another worker), gone, or ignored.
+        """
+        items = [i for i in await self.inbound.load_many(interaction_ids) if i.status == "pending"]
+        ignored = {
+            item.id: f"written by {'our own account' if item.author_is_self else 'a bot'}: "
+            "never answered"
+            for item in items
+            if item.author_is_self or item.author_is_bot
+        }
+        if ignored:
+            self.stats.ignored += len(await self.inbound.mark_ignored_many(ignored))
+        todo = [item for item in items if item.id not in ignored]
+        outcomes = await self.decisions.apply_many([self._input(item) for item in todo])
+        found: dict[int, Outcome] = {}
+        for item, outcome in zip(todo, outcomes, strict=True):
+            if outcome is None:
+                continue
+            found[item.id] = outcome
+            self._count(outcome)
+            log.debug(
+                "processed interaction=%s channel=%s label=%s ticket=%s reply=%s",
+                item.id,
+                item.channel,
+                outcome.label,
+                outcome.ticket_id,
+                outcome.outbox_id,
             )
-        )
-        if outcome is None:
-            return None
-        self._count(outcome)
-        log.info(
-            "processed interaction=%s channel=%s label=%s ticket=%s reply=%s",
-            item.id,
-            item.channel,
-            outcome.label,
-            outcome.ticket_id,
-            outcome.outbox_id,
-        )
-        if outcome.outbox_id is not None:
+        replies = sum(o.outbox_id is not None for o in found.values())
+        if found:
+            log.info("processed %d message(s), %d repl(ies) queued", len(found), replies)
+        if replies:
             self.on_reply()
-        return outcome
+        return [found.get(i) for i in interaction_ids]
+
+    def _input(self, item: StoredInbound) -> DecisionInput:
+        scores = self.scorer.score(item.text)
+        return DecisionInput(
+            interaction_id=item.id,
+            scores=scores,
+            decision=self.router.route(item.text, scores),
+            join_window=timedelta(hours=self.tickets.join_window_hours),
+            ack_cooldown=timedelta(minutes=self.tickets.ack_cooldown_minutes),
+            render=lambda template, ticket: self._render(item, template, ticket),
+            due_at=self._due_at,
+        )
 
     def _count(self, outcome: Outcome) -> None:
         self.stats.processed += 1

@@ -1,26 +1,47 @@
-"""Writing a routing decision: scores, ticket, event and outbox row in one transaction."""
+"""Writing routing decisions: scores, tickets, events and outbox rows, a batch per transaction.
+
+Safe with several workers (processes or hosts) on one database:
+
+* a message is *claimed* first — on PostgreSQL ``SELECT ... FOR UPDATE`` in id order (a
+  second worker waits, then sees it is no longer ``pending``); on SQLite the claim is an
+  ``UPDATE ... WHERE status = 'pending'``, whose write lock serialises writers — so a
+  message replayed or delivered twice gets one ticket and one acknowledgement;
+* on PostgreSQL, transaction-scoped advisory locks on the batch's customers and threads
+  serialise two workers deciding about the same conversation (one ticket per thread and
+  customer, one acknowledgement per thread cool-down), taken in ascending key order.
+
+The rules are those of one message at a time: a batch is planned in order, each message
+seeing the tickets and acknowledgements of the messages before it. What changed is the
+I/O: lookups are one query per batch, writes are set-based.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from responders.routing import Decision
 from responders.scoring import Scores
+from storage.bulk import advisory_locks, chunks, lock_key, table_of
 from storage.csat import take_csat_answer
 from storage.db import Database
+from storage.decisions_plan import BatchPlan, RowFacts, TicketIndex
 from storage.models import Event, Interaction, OutboxMessage, Ticket, now_utc
-from storage.sla import to_company
 
 log = logging.getLogger(__name__)
 
 OPEN_STATUSES = ("open", "waiting_customer")
+_FACTS = (
+    "id", "channel", "kind", "external_id", "thread", "customer_id", "meta",
+    "created_at", "received_at", "text",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,77 +69,6 @@ class DecisionInput:
     due_at: Callable[[datetime], datetime | None]  # SLA due time from the receipt time
 
 
-async def _open_ticket_for(
-    session: AsyncSession, row: Interaction, window: timedelta
-) -> Ticket | None:
-    """The ticket this message continues: same customer, same thread or recently."""
-    same_thread = await session.scalar(
-        select(Ticket)
-        .where(
-            Ticket.channel == row.channel,
-            Ticket.thread == row.thread,
-            Ticket.customer_id == row.customer_id,
-        )
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    )
-    if same_thread is not None:
-        return same_thread
-    if row.customer_id is None:
-        return None
-    since = row.created_at - window
-    return await session.scalar(
-        select(Ticket)
-        .where(
-            Ticket.customer_id == row.customer_id,
-            Ticket.status.in_(OPEN_STATUSES),
-            Ticket.updated_at >= since,
-        )
-        .order_by(Ticket.id.desc())
-        .limit(1)
-    )
-
-
-async def _recent_ack(session: AsyncSession, row: Interaction, cooldown: timedelta) -> bool:
-    since = now_utc() - cooldown
-    found = await session.scalar(
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.channel == row.channel,
-            OutboxMessage.thread == row.thread,
-            OutboxMessage.purpose == "ack",
-            OutboxMessage.created_at >= since,
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
-def _store_scores(row: Interaction, scores: Scores, decision: Decision) -> None:
-    row.polarity = scores.polarity
-    row.subjectivity = scores.subjectivity
-    row.complaint_score = scores.complaint
-    row.language = scores.language
-    row.topic = scores.topic
-    row.scorer_version = scores.scorer_version
-    row.label = str(decision.label)
-    row.decision = decision.reason[:255]
-    row.status = "processed"
-    row.processed_at = now_utc()
-
-
-async def _continue_ticket(session: AsyncSession, row: Interaction, ticket: Ticket) -> bool:
-    """Attach a follow-up message to its ticket; reopen a resolved one. Returns reopened."""
-    row.ticket_id = ticket.id
-    # Back with the company; the scheduler (it has the calendar) restarts a paused SLA clock.
-    reopened = to_company(ticket, now_utc(), None)
-    event_type = "reopened_by_customer" if reopened else "customer_followup"
-    session.add(
-        Event(actor="customer", type=event_type, ticket_id=ticket.id, interaction_id=row.id)
-    )
-    return reopened
-
-
 class DecisionRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -126,106 +76,178 @@ class DecisionRepo:
     async def apply(self, data: DecisionInput) -> Outcome | None:
         """Record scores and act on the decision. None when already processed (a replay)."""
         try:
-            return await self._apply(data)
+            return (await self.apply_many([data]))[0]
         except IntegrityError:
             log.info("decision already recorded interaction=%s", data.interaction_id)
             return None
 
-    async def _apply(self, data: DecisionInput) -> Outcome | None:
-        decision = data.decision
+    async def apply_many(self, inputs: Sequence[DecisionInput]) -> list[Outcome | None]:
+        """One transaction for the batch; None for a message another worker already took."""
+        if not inputs:
+            return []
         async with self.db.transaction() as session:
-            row = await session.get(Interaction, data.interaction_id)
-            if row is None or row.status != "pending":
-                return None
-            _store_scores(row, data.scores, decision)
-            if await take_csat_answer(session, row):  # recorded instead of reopening
-                return Outcome(row.id, str(decision.label), row.ticket_id, False, None, True)
-            ticket, opened, joined, reopened = await self._attach_ticket(session, row, data)
-            session.add(
-                Event(
-                    actor="bot",
-                    type="scored",
-                    ticket_id=row.ticket_id,
-                    interaction_id=row.id,
-                    data={
-                        "label": str(decision.label),
-                        "reason": decision.reason,
-                        "scorer": data.scores.scorer_version,
-                    },
+            facts = await self._claim(session, [data.interaction_id for data in inputs])
+            claimed = [data for data in inputs if data.interaction_id in facts]
+            if not claimed:
+                return [None] * len(inputs)
+            rows = [facts[data.interaction_id] for data in claimed]
+            keys = [lock_key("customer", r.customer_id) for r in rows]
+            keys += [lock_key("thread", r.channel, r.thread) for r in rows]
+            await advisory_locks(session, self.db, keys)
+            plan = await self._plan(session, claimed, facts)
+            outcomes = await self._write(session, plan)
+        return [outcomes.get(data.interaction_id) for data in inputs]
+
+    async def _claim(self, session: AsyncSession, ids: list[int]) -> dict[int, RowFacts]:
+        """Take the still-pending messages among ``ids``; the rest belong to someone else."""
+        table = table_of(Interaction)
+        columns = [table.c[name] for name in _FACTS]
+        pending = (table.c.status == "pending") & (table.c.direction == "in")
+        found: dict[int, RowFacts] = {}
+        for part in chunks(sorted(set(ids))):
+            if self.db.is_sqlite:  # the UPDATE takes the write lock before anything is read
+                query: Any = (
+                    update(table)
+                    .where(table.c.id.in_(part), pending)
+                    .values(status="processed")
+                    .returning(*columns)
+                )
+            else:  # row locks in id order: two workers cannot deadlock on a shared batch
+                query = (
+                    select(*columns)
+                    .where(table.c.id.in_(part), pending)
+                    .order_by(table.c.id)
+                    .with_for_update()
+                )
+            for row in await session.execute(query):
+                found[row.id] = RowFacts.from_row(row._mapping)
+        return found
+
+    async def _plan(
+        self, session: AsyncSession, inputs: list[DecisionInput], facts: dict[int, RowFacts]
+    ) -> BatchPlan:
+        rows = list(facts.values())
+        window = max(data.join_window for data in inputs)
+        cooldown = max(data.ack_cooldown for data in inputs)
+        tickets = TicketIndex(await _candidate_tickets(session, rows, window))
+        plan = BatchPlan(tickets, await _recent_acks(session, rows, cooldown), OPEN_STATUSES)
+        surveyed = await _surveyed_customers(session, rows)
+        for data in inputs:
+            row = facts[data.interaction_id]
+            if row.customer_id in surveyed and await self._csat_answer(session, row, data, plan):
+                continue
+            plan.decide(row, data)
+        session.add_all(plan.tickets.created)
+        await session.flush()  # new tickets get their ids; state changes written
+        return plan
+
+    async def _csat_answer(
+        self, session: AsyncSession, row: RowFacts, data: DecisionInput, plan: BatchPlan
+    ) -> bool:
+        """The customer has a survey open: record an answer instead of a new decision."""
+        orm_row = await session.get(Interaction, row.id)
+        if orm_row is None or not await take_csat_answer(session, orm_row):
+            return False
+        plan.record_csat(row, data, orm_row.ticket_id)
+        return True
+
+    async def _write(self, session: AsyncSession, plan: BatchPlan) -> dict[int, Outcome]:
+        interactions = table_of(Interaction)
+        updates = plan.interaction_updates(now_utc())
+        if updates:
+            await session.execute(
+                update(interactions)
+                .where(interactions.c.id == bindparam("b_id"))
+                .values({name: bindparam(f"b_{name}") for name in _UPDATED}),
+                updates,
+            )
+        outbox_ids: dict[int, int] = {}
+        replies = plan.outbox_rows()
+        if replies:
+            outbox = table_of(OutboxMessage)
+            result = await session.execute(
+                outbox.insert().returning(outbox.c.id, outbox.c.inbound_id), replies
+            )
+            outbox_ids = {row.inbound_id: row.id for row in result}
+        events = plan.event_rows()
+        if events:
+            await session.execute(table_of(Event).insert(), events)
+        return plan.outcomes(outbox_ids, Outcome)
+
+
+_UPDATED = (
+    "polarity", "subjectivity", "complaint_score", "language", "topic", "scorer_version",
+    "label", "decision", "status", "processed_at", "ticket_id",
+)  # fmt: skip
+
+
+async def _candidate_tickets(
+    session: AsyncSession, rows: list[RowFacts], window: timedelta
+) -> list[Ticket]:
+    """Every ticket a message of the batch could continue (ORM rows: the state machine
+    in storage.sla works on them): same thread and customer, or the customer's open ones."""
+    customers = sorted({r.customer_id for r in rows if r.customer_id is not None})
+    if not customers:
+        return []
+    found: dict[int, Ticket] = {}
+    by_channel: dict[str, set[str]] = {}
+    for row in rows:
+        by_channel.setdefault(row.channel, set()).add(row.thread)
+    for channel, threads in by_channel.items():
+        for part in chunks(sorted(threads)):
+            query = select(Ticket).where(
+                Ticket.channel == channel,
+                Ticket.thread.in_(part),
+                Ticket.customer_id.in_(customers),
+            )
+            found.update((t.id, t) for t in await session.scalars(query))
+    since = min(r.created_at for r in rows) - window
+    for part in chunks(customers):
+        query = select(Ticket).where(
+            Ticket.customer_id.in_(part),
+            Ticket.status.in_(OPEN_STATUSES),
+            Ticket.updated_at >= since,
+        )
+        found.update((t.id, t) for t in await session.scalars(query))
+    return list(found.values())
+
+
+async def _recent_acks(
+    session: AsyncSession, rows: list[RowFacts], cooldown: timedelta
+) -> dict[tuple[str, str], datetime]:
+    """When each thread of the batch was last acknowledged, within the cool-down."""
+    since = now_utc() - cooldown
+    outbox = table_of(OutboxMessage)
+    found: dict[tuple[str, str], datetime] = {}
+    by_channel: dict[str, set[str]] = {}
+    for row in rows:
+        by_channel.setdefault(row.channel, set()).add(row.thread)
+    for channel, threads in by_channel.items():
+        for part in chunks(sorted(threads)):
+            result = await session.execute(
+                select(outbox.c.thread, outbox.c.created_at).where(
+                    outbox.c.channel == channel,
+                    outbox.c.thread.in_(part),
+                    outbox.c.purpose == "ack",
+                    outbox.c.created_at >= since,
                 )
             )
-            outbox_id = None
-            template = decision.reply_template
-            # A follow-up in a thread already acknowledged gets no second acknowledgement.
-            wants_reply = template is not None and (not joined or reopened)
-            if wants_reply and not await _recent_ack(session, row, data.ack_cooldown):
-                assert template is not None
-                outbox_id = await self._queue_reply(session, row, template, ticket, data)
-            await session.flush()
-            return Outcome(
-                row.id, str(decision.label), row.ticket_id, opened, outbox_id, joined, reopened
-            )
+            for thread, created in result:
+                key = (channel, thread)
+                found[key] = max(created, found.get(key, created))
+    return found
 
-    async def _attach_ticket(
-        self, session: AsyncSession, row: Interaction, data: DecisionInput
-    ) -> tuple[Ticket | None, bool, bool, bool]:
-        """Join the thread's ticket, or open one. Returns (ticket, opened, joined, reopened)."""
-        decision = data.decision
-        existing = await _open_ticket_for(session, row, data.join_window)
-        if existing is not None and (decision.open_ticket or existing.status in OPEN_STATUSES):
-            reopened = await _continue_ticket(session, row, existing)
-            return existing, False, True, reopened
-        if not decision.open_ticket:
-            return None, False, False, False
-        ticket = Ticket(
-            customer_id=row.customer_id,
-            origin_interaction_id=row.id,
-            channel=row.channel,
-            thread=row.thread,
-            priority=decision.priority,
-            label=str(decision.label),
-            topic=data.scores.topic,
-            opened_at=row.received_at,
-            first_response_due_at=data.due_at(row.received_at),
-        )
-        session.add(ticket)
-        await session.flush()
-        row.ticket_id = ticket.id
-        session.add(
-            Event(
-                actor="bot",
-                type="ticket_opened",
-                ticket_id=ticket.id,
-                interaction_id=row.id,
-                data={"label": str(decision.label), "priority": decision.priority},
-            )
-        )
-        return ticket, True, False, False
 
-    async def _queue_reply(
-        self,
-        session: AsyncSession,
-        row: Interaction,
-        template: str,
-        ticket: Ticket | None,
-        data: DecisionInput,
-    ) -> int | None:
-        text = data.render(template, ticket.id if ticket else None)
-        if not text:
-            return None
-        meta = {k: v for k, v in (row.meta or {}).items() if not k.startswith("author_is")}
-        item = OutboxMessage(
-            inbound_id=row.id,
-            purpose="ack" if template == "ack" else template,
-            ticket_id=ticket.id if ticket else None,
-            channel=row.channel,
-            kind=row.kind,
-            thread=row.thread,
-            in_reply_to=row.external_id,
-            recipient_id=(row.meta or {}).get("author_id"),
-            text=text,
-            meta=meta,
+async def _surveyed_customers(session: AsyncSession, rows: list[RowFacts]) -> set[int]:
+    """Customers with a satisfaction survey waiting for an answer (usually none)."""
+    customers = sorted({r.customer_id for r in rows if r.customer_id is not None})
+    found: set[int] = set()
+    tickets = table_of(Ticket)
+    for part in chunks(customers):
+        result = await session.scalars(
+            select(tickets.c.customer_id)
+            .where(tickets.c.customer_id.in_(part), tickets.c.csat_status == "asked")
+            .distinct()
         )
-        session.add(item)
-        await session.flush()
-        return item.id
+        found.update(c for c in result if c is not None)
+    return found
