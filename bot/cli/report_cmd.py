@@ -87,7 +87,8 @@ def output(path: Path | None) -> Iterator[TextIO]:
 def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        table.add_column(header, justify="right" if i and rows and _numeric(rows[0][i]) else "left")
+        numeric = i > 0 and bool(rows) and all(_numeric(row[i]) for row in rows)
+        table.add_column(header, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*row)
     return table

@@ -210,17 +210,21 @@ def share_bars(label: str, rows: Sequence[tuple[str, int, int, int]]) -> str:
 
 
 def grouped_hbars(
-    label: str, groups: Sequence[tuple[str, Sequence[tuple[str, float | None]]]], unit: str = "h"
+    label: str,
+    groups: Sequence[tuple[str, Sequence[tuple[str, float | None]]]],
+    shown: Callable[[float | None], str],
 ) -> str:
-    """Horizontal bars in groups (e.g. per clock: median and p90, wall clock and business)."""
+    """Horizontal bars in groups (e.g. per clock: median and p90, wall clock and business).
+
+    Bars are relative to the largest value; ``shown`` writes each value beside its bar.
+    """
     values = [v for _, bars in groups for _, v in bars if v is not None]
     if not values or max(values) <= 0:
         return empty(label)
     per_group = max(len(bars) for _, bars in groups)
     height = TOP + len(groups) * (per_group * 16 + 18) + 24
     left, plot_w = 130, W - 130 - RIGHT - 70
-    step = nice_step(max(values))
-    top = step * math.ceil(max(values) / step)
+    top = max(values)
     parts, y = [], float(TOP)
     names = [name for name, _ in groups[0][1]]
     for group, bars in groups:
@@ -230,12 +234,12 @@ def grouped_hbars(
         )
         for index, (name, value) in enumerate(bars):
             width = 0.0 if value is None else plot_w * value / top
-            shown = "-" if value is None else f"{value:,.1f} {unit}"
+            text = shown(value)
             parts.append(
                 f'<rect x="{left}" y="{y:.1f}" width="{width:.1f}" height="13" '
-                f'fill="{colour(index)}"><title>{esc(group)}, {esc(name)}: {esc(shown)}</title>'
+                f'fill="{colour(index)}"><title>{esc(group)}, {esc(name)}: {esc(text)}</title>'
                 f'</rect><text x="{left + width + 4:.1f}" y="{y + 11:.1f}" font-size="11" '
-                f'fill="{AXIS}">{esc(shown)}</text>'
+                f'fill="{AXIS}">{esc(text)}</text>'
             )
             y += 16
         y += 18

@@ -46,14 +46,14 @@ def _series(
 def charts_section(report: Report) -> str:
     buckets, mean, volume = _series(report)
     by = report.query.bucket
-    hours = [
+    clocks = [
         (
             d.name.replace("_", " "),
             [
-                ("median", _hours(d.median_s)),
-                ("p90", _hours(d.p90_s)),
-                ("median (business)", _hours(d.business_median_s)),
-                ("p90 (business)", _hours(d.business_p90_s)),
+                ("median", d.median_s),
+                ("p90", d.p90_s),
+                ("median (business hours)", d.business_median_s),
+                ("p90 (business hours)", d.business_p90_s),
             ],
         )
         for d in report.response.durations
@@ -63,7 +63,7 @@ def charts_section(report: Report) -> str:
         (f"Mean polarity by channel, per {by}", charts.line_chart("mean polarity", buckets, mean)),
         (f"Messages in, per {by}, by channel", charts.stacked_bars("volume", buckets, volume)),
         ("Sentiment split by channel", charts.share_bars("sentiment split", split)),
-        ("Response times (hours)", charts.grouped_hbars("response times", hours)),
+        ("Response times", charts.grouped_hbars("response times", clocks, duration)),
     ]
     return (
         '<div class="grid">'
@@ -72,10 +72,6 @@ def charts_section(report: Report) -> str:
         )
         + "</div>"
     )
-
-
-def _hours(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds / 3600
 
 
 def tables_section(report: Report) -> str:

@@ -23,7 +23,8 @@ p.sub { color:var(--muted); margin:0 0 16px; }
   padding:12px 14px; }
 .tile .v { font-size:22px; font-weight:700; }
 .tile .k { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.4px; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(560px,1fr)); gap:16px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(560px,1fr)); gap:16px;
+  align-items:start; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 16px;
   margin-bottom:16px; overflow-x:auto; }
 svg { display:block; max-width:100%; height:auto; }
