@@ -94,23 +94,34 @@ class OutboxRepo:
             if row is None or row.status == "sent":
                 return
             inbound = await session.get(Interaction, row.inbound_id)
-            out = Interaction(
-                direction="out",
-                channel=row.channel,
-                kind=row.kind,
-                external_id=ref.external_id,
-                thread=row.thread,
-                in_reply_to=row.in_reply_to,
-                customer_id=inbound.customer_id if inbound else None,
-                ticket_id=row.ticket_id,
-                text=row.text,
-                url=ref.url,
-                meta={"purpose": row.purpose, "actor": row.actor},
-                created_at=now,
-                status="sent",
-                label=row.purpose,
+            values = {
+                "direction": "out",
+                "kind": row.kind,
+                "thread": row.thread,
+                "in_reply_to": row.in_reply_to,
+                "customer_id": inbound.customer_id if inbound else None,
+                "ticket_id": row.ticket_id,
+                "text": row.text,
+                "url": ref.url,
+                "meta": {"purpose": row.purpose, "actor": row.actor},
+                "status": "sent",
+                "label": row.purpose,
+            }
+            # A connector may have read our post back (as our own account) before this ran:
+            # that row is this reply, so it becomes the outbound record instead of a clash.
+            out = await session.scalar(
+                select(Interaction).where(
+                    Interaction.channel == row.channel, Interaction.external_id == ref.external_id
+                )
             )
-            session.add(out)
+            if out is None:
+                out = Interaction(
+                    channel=row.channel, external_id=ref.external_id, created_at=now, **values
+                )
+                session.add(out)
+            else:
+                for key, value in values.items():
+                    setattr(out, key, value)
             await session.flush()
             row.status, row.sent_at = "sent", now
             row.sent_external_id, row.outbound_interaction_id = ref.external_id, out.id

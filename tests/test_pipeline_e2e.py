@@ -244,3 +244,26 @@ async def test_connector_with_bad_settings_stops_alone(tmp_path: Path) -> None:
     assert [s.in_reply_to for s in good.sent] == ["g1"]
     assert stats.connector_errors["bad"] == 1
     assert "X_BEARER_TOKEN is not set" in (bad.health().last_error or "")
+
+
+async def test_our_reply_read_back_before_it_is_marked_sent_is_linked(tmp_path: Path) -> None:
+    """A platform shows our own reply in the stream before the sender records it."""
+    config = make_config(tmp_path)
+
+    class Echoing(FakeConnector):
+        async def send(self, reply):  # type: ignore[no-untyped-def]
+            ref = await super().send(reply)
+            # the platform already delivered our post to the stream, and ingest stored it
+            await self.ctx.cursors.record(  # type: ignore[attr-defined]
+                message(
+                    reply.text, id=ref.external_id, author="us", is_self=True, channel=self.name
+                )
+            )
+            return ref
+
+    fake = Echoing()
+    fake.push(message("my order is broken", id="e1"))
+    await run_once(config, [fake], StubScorer())
+    assert len(fake.sent) == 1
+    assert await count_rows(config, OutboxMessage, status="sent") == 1
+    assert await count_rows(config, Interaction, direction="out", label="ack") == 1
