@@ -130,6 +130,7 @@ class Report:
     response: ResponseMetrics
     timezone: str = "UTC"  # the zone the buckets' days are counted in
     channels: list[str] = field(default_factory=list)
+    buckets: list[str] = field(default_factory=list)  # every bucket of the period, empty or not
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ISO times, derived percentages included."""
@@ -149,6 +150,7 @@ class Report:
             },
             "generated_at": self.generated_at.isoformat(),
             "channels": self.channels,
+            "buckets": self.buckets,
             "volume": [asdict(r) for r in self.volume],
             "sentiment": [asdict(r) | {"scored": r.scored} for r in self.sentiment],
             "trend": [asdict(r) for r in self.trend],

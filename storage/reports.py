@@ -240,4 +240,5 @@ async def build_report(
         response=response,
         timezone=str(calendar.zone),
         channels=sorted({v.channel for v in volume}),
+        buckets=[b.label for b in buckets],
     )

@@ -33,7 +33,7 @@ def tiles(report: Report) -> str:
 def _series(
     report: Report,
 ) -> tuple[list[str], dict[str, list[float | None]], dict[str, list[int]]]:
-    buckets = sorted({t.bucket for t in report.trend})
+    buckets = report.buckets or sorted({t.bucket for t in report.trend})
     index = {b: i for i, b in enumerate(buckets)}
     mean: dict[str, list[float | None]] = {}
     volume: dict[str, list[int]] = {}
