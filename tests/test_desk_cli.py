@@ -109,3 +109,11 @@ def test_cli_mistakes_are_one_line_errors(workdir: Path) -> None:
     )
     assert result.exit_code != 0
     assert "not a duration like 2h" in str(result.exception)
+
+
+def test_sweep_runs_one_pass_of_the_policy_clock(workdir: Path) -> None:
+    cli(workdir, "resolve", "1", "info", "--as", "jess")
+    assert "csat_asked: #1" in cli(workdir, "tickets", "sweep")
+    assert "nothing due" in cli(workdir, "tickets", "sweep")
+    [question] = [r for r in rows(workdir, OutboxMessage) if getattr(r, "purpose", "") == "csat"]
+    assert isinstance(question, OutboxMessage) and question.thread == "dm-1"

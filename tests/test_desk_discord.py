@@ -17,8 +17,9 @@ import pytest
 from bot.config import Config
 from bot.daemon import Daemon
 from bot.desk.service import build_desk
+from bot.errors import ConfigError
 from connectors.base import ConnectorContext, Kind
-from connectors.discord import DiscordConnector
+from connectors.discord import DiscordConnector, DiscordSettings
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage
 from tests.sims.discord_bot import GUARD, TOKEN_ENV, MemoryCursors, settings_for
@@ -337,3 +338,15 @@ async def test_sla_breach_pings_the_escalation_role_once_under_the_card(desk: De
     await eventually(
         lambda: "BREACHED" in desk.card_fields(card)["First response due"], "card shows breach"
     )
+
+
+async def test_staff_channel_read_as_a_customer_channel_is_a_config_error(tmp_path: Path) -> None:
+    config = make_config(tmp_path, desk={"staff": {"connector": "discord", "channel_id": 555}})
+    discord = DiscordConnector(
+        DiscordSettings(token_env=TOKEN_ENV, channel_ids=(555,)),
+        ConnectorContext("discord", MemoryCursors()),
+    )
+    with pytest.raises(ConfigError, match=r"also in connectors\.discord\.channel_ids"):
+        Daemon(config, connectors=[discord], services=lambda d: [s for s in (build_desk(d),) if s])
+    with pytest.raises(ConfigError, match="no such enabled connector"):
+        Daemon(config, connectors=[], services=lambda d: [s for s in (build_desk(d),) if s])

@@ -23,9 +23,11 @@ from bot.cli.common import (
     with_database,
 )
 from bot.desk.desk import Desk
+from bot.desk.followups import TickReport
 from bot.desk.guards import Actor
 from bot.desk.handlers import Args, Assignee, Reply
 from bot.errors import PermissionDenied, UserInputError
+from bot.scheduler import Scheduler, SystemClock, policy_from
 from responders.calendar import BusinessCalendar
 from responders.templates import Templates
 from storage.db import Database
@@ -197,6 +199,7 @@ def register(app: typer.Typer) -> None:
         desk_action(config, "resolve", Args(ticket=number, resolution=resolution), agent)
 
     register_actions(tickets_app)
+    register_sweep(tickets_app)
 
     @app.command("log")
     def log_cmd(
@@ -244,7 +247,7 @@ def register_actions(tickets_app: typer.Typer) -> None:
     def canned(
         number: int, name: str, config: ConfigOption = None, agent: AgentOption = None
     ) -> None:
-        """Send a saved reply from [desk.canned]."""
+        """Send a saved reply (configured under desk.canned)."""
         desk_action(config, "canned", Args(ticket=number, name=name), agent)
 
     @tickets_app.command("snooze")
@@ -288,3 +291,22 @@ def register_actions(tickets_app: typer.Typer) -> None:
     ) -> None:
         """Same as `socialbot resolve`."""
         desk_action(config, "resolve", Args(ticket=number, resolution=resolution), agent)
+
+
+def register_sweep(tickets_app: typer.Typer) -> None:
+    """``socialbot tickets sweep``: the scheduler's pass, by hand or from cron."""
+
+    @tickets_app.command("sweep")
+    def sweep(config: ConfigOption = None) -> None:
+        """Run the policy clock once: SLA, reminders, nudges, auto-close, CSAT (for cron)."""
+        cfg = load(config)
+
+        async def act(db: Database) -> TickReport:
+            return await Scheduler(policy_from(cfg, db), SystemClock()).tick()
+
+        report = run_async(with_database(cfg, act))
+        done = {name: getattr(report, name) for name in report.__slots__ if getattr(report, name)}
+        if not done:
+            console.print("policy clock: nothing due")
+        for name, tickets in done.items():
+            console.print(f"{name}: " + ", ".join(f"#{t}" for t in tickets))

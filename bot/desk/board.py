@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Protocol
 
 from storage.staff import Notice, StaffRepo, TicketCard
 
 log = logging.getLogger(__name__)
+
+CARD_RETRY_CAP = 600.0  # seconds: a card the platform keeps refusing is retried this rarely
 
 
 class StaffPoster(Protocol):
@@ -31,6 +34,7 @@ class StaffBoard:
         self.repo = repo
         self.poster = poster
         self._wake = asyncio.Event()
+        self._card_failures: dict[int, tuple[int, float]] = {}  # ticket -> (count, not before)
 
     def wake(self, ticket_id: int | None = None) -> None:
         self._wake.set()
@@ -39,11 +43,15 @@ class StaffBoard:
         """One pass: cards first (a notice may refer to one), then notices. Returns posts."""
         posted = 0
         for card in await self.repo.dirty_cards():
+            if not self._card_due(card.id):
+                continue
             try:
                 message_id = await self.poster.post_card(card)
             except Exception as exc:  # one bad card must not block the others
                 log.warning("staff card ticket=%s not posted: %s", card.id, exc)
+                self._card_failed(card.id)
                 continue
+            self._card_failures.pop(card.id, None)
             await self.repo.card_synced(card.id, message_id, card.version)
             posted += 1
         for notice in await self.repo.pending_notices():
@@ -58,6 +66,16 @@ class StaffBoard:
             await self.repo.notice_sent(notice.id, message_id)
             posted += 1
         return posted
+
+    def _card_due(self, ticket_id: int) -> bool:
+        failed = self._card_failures.get(ticket_id)
+        return failed is None or time.monotonic() >= failed[1]
+
+    def _card_failed(self, ticket_id: int) -> None:
+        """Back off a refused card (capped, doubling) so it cannot hammer the platform."""
+        count = self._card_failures.get(ticket_id, (0, 0.0))[0] + 1
+        pause = min(2.0**count, CARD_RETRY_CAP)
+        self._card_failures[ticket_id] = (count, time.monotonic() + pause)
 
     async def run(self, interval: float) -> None:
         """Sync every ``interval`` seconds, or at once when woken by a desk action."""

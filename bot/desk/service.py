@@ -84,4 +84,11 @@ def build_desk(daemon: Daemon) -> DeskService | None:
             f"{daemon.config.source}: desk.staff.connector = {wanted!r}: no such enabled "
             f"connector (enabled: {names})"
         )
+    settings = getattr(found, "settings", None)
+    watched = getattr(settings, "channel_ids", ())
+    if daemon.config.desk.staff.channel_id in watched:
+        raise ConfigError(
+            f"{daemon.config.source}: desk.staff.channel_id is also in "
+            f"connectors.{wanted}.channel_ids: staff talk would be read as customer messages"
+        )
     return DeskService(daemon, found)
