@@ -186,8 +186,13 @@ class Daemon:
         if self.role == "all":  # our own queue: finish it. A shared one is left to others.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.queue.join(), self.config.bot.drain_timeout_seconds)
-        sender.cancel()
-        await asyncio.gather(sender, return_exceptions=True)
+        self.sender.stop()
+        try:  # a send stuck in a platform's rate-limit wait must not hold shutdown forever
+            await asyncio.wait_for(sender, self.config.bot.drain_timeout_seconds)
+        except TimeoutError:
+            log.warning("sender did not finish in time; unsent replies stay in the outbox")
+        except Exception:
+            log.exception("sender failed while stopping; unsent replies stay in the outbox")
         await self.sender.flush(self.config.bot.drain_timeout_seconds)
 
     async def _requeue_unprocessed(self) -> None:

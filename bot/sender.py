@@ -82,6 +82,7 @@ class Sender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
         # The connector's own pace (under the platform's documented limits) unless the config
         # overrides it per connector ([bot] send_rate_overrides: a higher API tier, a test).
         rates = rates or {}
@@ -104,6 +105,11 @@ class Sender:
         self.stats.database_retries += 1
 
     def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the reply in flight, then leave `run` (cancelling could strand it `sending`)."""
+        self._stopping = True
         self._wake.set()
 
     async def reconcile(self) -> None:
@@ -157,7 +163,7 @@ class Sender:
             await asyncio.sleep(0.2)
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             async for attempt in retrying("sending replies", self._db_retry):
                 with attempt:
