@@ -18,7 +18,7 @@ from functools import partial
 
 from bot.errors import AuthError, ConnectorError, RateLimited, TransientError
 from bot.stats import RunStats
-from connectors.base import Connector
+from connectors.base import Connector, SentRef
 from storage.db import retrying
 from storage.outbox import OutboxRepo, PendingReply
 
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
 AUTH_RETRY = timedelta(minutes=5)
+CLAIM_BATCH = 200  # replies claimed per connector per pass (within the pace budget)
+MARK_BATCH = 100  # accepted replies marked sent in one transaction...
+MARK_SECONDS = 0.25  # ...or after this long, whichever comes first
 
 
 class TokenBucket:
@@ -135,17 +138,49 @@ class Sender:
                 await self._record("releasing an unsent reply", release)
 
     async def send_due(self) -> int:
-        """One pass over due replies, within each platform's pace. Returns how many were tried."""
+        """One pass over due replies, within each platform's pace. Returns how many were tried.
+
+        Accepted replies are marked sent together (one transaction per ``MARK_BATCH`` or
+        ``MARK_SECONDS``), not one by one: a crash in between leaves them `sending`, which
+        reconciliation settles with ``find_sent`` exactly as for a single reply.
+        """
         tried = 0
+        loop = asyncio.get_running_loop()
         for name in self.connectors:
-            budget = min(self.buckets[name].available(), 50)
+            budget = min(self.buckets[name].available(), CLAIM_BATCH)
             if budget < 1:
                 continue
+            accepted: list[tuple[PendingReply, SentRef]] = []
+            first_at = 0.0
             for item in await self.outbox.claim_due({name}, limit=budget):
                 self.buckets[name].take()
-                await self._send(item)
+                ref = await self._send(item)
                 tried += 1
+                if ref is None:
+                    continue
+                first_at = first_at if accepted else loop.time()
+                accepted.append((item, ref))
+                if len(accepted) >= MARK_BATCH or loop.time() - first_at > MARK_SECONDS:
+                    await self._mark_sent(accepted)
+                    accepted = []
+            await self._mark_sent(accepted)
         return tried
+
+    async def _mark_sent(self, accepted: list[tuple[PendingReply, SentRef]]) -> None:
+        if not accepted:
+            return
+        mark = partial(self.outbox.mark_sent_many, accepted)
+        await self._record("recording sent replies", mark)
+        for item, ref in accepted:
+            self.connectors[item.reply.channel].health().messages_out += 1
+            self.stats.replies_sent[item.purpose] += 1
+            log.info(
+                "sent outbox=%s purpose=%s channel=%s external_id=%s",
+                item.outbox_id,
+                item.purpose,
+                item.reply.channel,
+                ref.external_id,
+            )
 
     def _paced(self) -> set[str]:
         return {name for name, bucket in self.buckets.items() if bucket.available() < 1}
@@ -165,13 +200,20 @@ class Sender:
     async def run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            async for attempt in retrying("sending replies", self._db_retry):
-                with attempt:
-                    await self.send_due()  # a locked database must not end the sender
+            try:
+                async for attempt in retrying("sending replies", self._db_retry):
+                    with attempt:
+                        await self.send_due()  # a locked database must not end the sender
+            except Exception:
+                # A bug must not silently end every reply of a long-running daemon: the row
+                # concerned stays `sending` (reconciled on the next start), the rest go on.
+                self.stats.sender_errors += 1
+                log.exception("sender: unexpected error; carrying on with the other replies")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
-    async def _send(self, item: PendingReply) -> None:
+    async def _send(self, item: PendingReply) -> SentRef | None:
+        """The platform's reference when it accepted the reply (marked by the caller)."""
         connector = self.connectors[item.reply.channel]
         health = connector.health()
         try:
@@ -191,16 +233,8 @@ class Sender:
             log.exception("send outbox=%s: unexpected error", item.outbox_id)
             await self._retry(item, f"{type(exc).__name__}: {exc}", backoff(item.attempts))
         else:
-            await self._record("recording a sent reply", lambda: self.outbox.mark_sent(item, ref))
-            health.messages_out += 1
-            self.stats.replies_sent[item.purpose] += 1
-            log.info(
-                "sent outbox=%s purpose=%s channel=%s external_id=%s",
-                item.outbox_id,
-                item.purpose,
-                item.reply.channel,
-                ref.external_id,
-            )
+            return ref
+        return None
 
     async def _retry(
         self, item: PendingReply, error: str, wait: timedelta, *, count: bool = True

@@ -20,3 +20,4 @@ class RunStats:
     labels: Counter[str] = field(default_factory=Counter)
     connector_errors: Counter[str] = field(default_factory=Counter)
     database_retries: int = 0  # locked / full / unreachable database, waited out
+    sender_errors: int = 0  # unexpected errors the send loop survived
