@@ -247,6 +247,12 @@ def _progress(show: bool, total: int | None) -> Iterator[Callable[[int], None] |
 
 
 def register(app: typer.Typer) -> None:
+    _register_report(app)
+    _register_export(app)
+    _register_dashboard(app)
+
+
+def _register_report(app: typer.Typer) -> None:
     @app.command()
     def report(
         config: ConfigOption = None,
@@ -271,6 +277,8 @@ def register(app: typer.Typer) -> None:
         query = ReportQuery(begin, stop, channel, cast(Bucket, by), top)
         write_report(make_report(cfg, query), fmt, out)
 
+
+def _register_export(app: typer.Typer) -> None:
     export_app = typer.Typer(help="Export the raw log for spreadsheets and BI tools.")
     app.add_typer(export_app, name="export")
 
@@ -292,6 +300,8 @@ def register(app: typer.Typer) -> None:
         flt = ExportFilter(parse_since(since), stop, channel)
         run_export(cfg, flt, fmt, out)
 
+
+def _register_dashboard(app: typer.Typer) -> None:
     @app.command()
     def dashboard(
         config: ConfigOption = None,
