@@ -1,19 +1,32 @@
-"""The outbox: every reply is written before it is sent and marked after."""
+"""The outbox: every reply is written before it is sent and marked after.
+
+Several senders (worker processes) can share one outbox: a claim is one atomic statement
+(``UPDATE ... WHERE id IN (SELECT ... [FOR UPDATE SKIP LOCKED]) RETURNING``) and gives the
+claiming sender a lease (``lease_until``) on the rows it is sending. Only rows whose lease
+ran out — their sender died — are reconciled by another one, never rows in flight.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Kind, Outbound, SentRef
+from storage.bulk import chunks, insert_for, table_of
 from storage.db import Database
-from storage.models import Event, Interaction, OutboxMessage, Ticket, now_utc
+from storage.models import Event, Interaction, OutboxMessage, Ticket, UTCDateTime, now_utc
 
 log = logging.getLogger(__name__)
+
+# How long a claimed reply belongs to its sender. Far longer than one send; a sender that
+# holds rows this long has died, and another one asks the platform (find_sent) about them.
+SENDING_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,32 +64,49 @@ class OutboxRepo:
         self.db = db
 
     async def claim_due(self, channels: set[str], limit: int = 50) -> list[PendingReply]:
-        """Take due replies for the given channels and mark them `sending`."""
+        """Take due replies for the given channels: `sending`, leased to this sender."""
         now = now_utc()
-        async with self.db.transaction() as session:
-            query = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= now,
-                    OutboxMessage.channel.in_(channels),
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit)
+        pick = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.channel.in_(channels),
             )
-            if not self.db.is_sqlite:
-                query = query.with_for_update(skip_locked=True)
-            rows = list(await session.scalars(query))
-            for row in rows:
-                row.status = "sending"
-                row.attempts += 1
-            return [_pending(row) for row in rows]
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if not self.db.is_sqlite:  # SQLite: the UPDATE itself holds the only write lock
+            pick = pick.with_for_update(skip_locked=True)
+        claim = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(pick.scalar_subquery()), OutboxMessage.status == "pending")
+            .values(
+                status="sending",
+                attempts=OutboxMessage.attempts + 1,
+                lease_until=now + SENDING_LEASE,
+            )
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db.transaction() as session:
+            rows = list(await session.scalars(claim))
+        return [_pending(row) for row in sorted(rows, key=lambda r: r.id)]
 
     async def in_doubt(self) -> list[PendingReply]:
-        """Rows left `sending` by a crash: the platform may or may not have them."""
+        """Rows left `sending` by a dead sender: the platform may or may not have them.
+
+        A row another live sender holds (lease not run out) is not in doubt.
+        """
         async with self.db.session() as session:
             rows = await session.scalars(
-                select(OutboxMessage).where(OutboxMessage.status == "sending")
+                select(OutboxMessage).where(
+                    OutboxMessage.status == "sending",
+                    or_(
+                        OutboxMessage.lease_until.is_(None),
+                        OutboxMessage.lease_until <= now_utc(),
+                    ),
+                )
             )
             return [_pending(row) for row in rows]
 
@@ -84,74 +114,70 @@ class OutboxRepo:
         """Back to pending (a reconciliation found it was not posted)."""
         async with self.db.transaction() as session:
             await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(status="pending")
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id)
+                .values(status="pending", lease_until=None)
             )
 
-    async def mark_sent(self, item: PendingReply, ref: SentRef, reconciled: bool = False) -> None:
+    async def mark_sent_many(
+        self, sent: Sequence[tuple[PendingReply, SentRef]], reconciled: bool = False
+    ) -> None:
+        """Mark replies the platform accepted, in one transaction (set-based).
+
+        Each becomes an outbound interaction — or takes over the row of our own post when a
+        connector already read it back — its ticket notes the acknowledgement or first
+        response, and an event records it.
+        """
+        if not sent:
+            return
         now = now_utc()
+        refs = {item.outbox_id: ref for item, ref in sent}
         async with self.db.transaction() as session:
-            row = await session.get(OutboxMessage, item.outbox_id)
-            if row is None or row.status == "sent":
+            rows = await _unsent_rows(session, list(refs))
+            if not rows:
                 return
-            inbound = await session.get(Interaction, row.inbound_id)
-            values = {
+            out_ids = await self._upsert_outbound(session, rows, refs, now)
+            await _write_marks(session, rows, refs, out_ids, now, reconciled)
+
+    async def _upsert_outbound(
+        self,
+        session: AsyncSession,
+        rows: list[Any],
+        refs: dict[int, SentRef],
+        now: datetime,
+    ) -> dict[tuple[str, str], int]:
+        table = table_of(Interaction)
+        values = [
+            {
                 "direction": "out",
+                "channel": row.channel,
+                "external_id": refs[row.id].external_id,
                 "kind": row.kind,
                 "thread": row.thread,
                 "in_reply_to": row.in_reply_to,
-                "customer_id": inbound.customer_id if inbound else None,
+                "customer_id": row.customer_id,
                 "ticket_id": row.ticket_id,
                 "text": row.text,
-                "url": ref.url,
+                "url": refs[row.id].url,
                 "meta": {"purpose": row.purpose, "actor": row.actor},
                 "status": "sent",
                 "label": row.purpose,
+                "created_at": now,
             }
-            # A connector may have read our post back (as our own account) before this ran:
-            # that row is this reply, so it becomes the outbound record instead of a clash.
-            out = await session.scalar(
-                select(Interaction).where(
-                    Interaction.channel == row.channel, Interaction.external_id == ref.external_id
-                )
-            )
-            if out is None:
-                out = Interaction(
-                    channel=row.channel, external_id=ref.external_id, created_at=now, **values
-                )
-                session.add(out)
-            else:
-                for key, value in values.items():
-                    setattr(out, key, value)
-            await session.flush()
-            row.status, row.sent_at = "sent", now
-            row.sent_external_id, row.outbound_interaction_id = ref.external_id, out.id
-            await self._update_ticket(session, row, now)
-            session.add(
-                Event(
-                    actor=row.actor,
-                    type=f"sent_{row.purpose}",
-                    ticket_id=row.ticket_id,
-                    interaction_id=out.id,
-                    data={
-                        "outbox_id": row.id,
-                        "external_id": ref.external_id,
-                        "reconciled": reconciled,
-                    },
-                )
-            )
+            for row in rows
+        ]
+        statement = insert_for(self.db, table)
+        # A connector may have read our post back (as our own account) before this ran:
+        # that row is this reply, so it becomes the outbound record instead of a clash.
+        replaced = {name: statement.excluded[name] for name in _OUTBOUND_REPLACED}
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.channel, table.c.external_id], set_=replaced
+        ).returning(table.c.id, table.c.channel, table.c.external_id)
+        result = await session.execute(statement, values)
+        return {(r.channel, r.external_id): r.id for r in result}
 
-    @staticmethod
-    async def _update_ticket(session: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-        if row.ticket_id is None:
-            return
-        ticket = await session.get(Ticket, row.ticket_id)
-        if ticket is None:
-            return
-        if row.purpose == "ack" and ticket.acknowledged_at is None:
-            ticket.acknowledged_at = now
-        if row.purpose == "agent_reply" and ticket.first_response_at is None:
-            ticket.first_response_at = now
-        ticket.updated_at = now
+    async def mark_sent(self, item: PendingReply, ref: SentRef, reconciled: bool = False) -> None:
+        await self.mark_sent_many([(item, ref)], reconciled=reconciled)
 
     async def mark_failed(self, item: PendingReply, error: str, retry_in: timedelta | None) -> None:
         """Record a failed send; retry later, or give up (status failed) when retry_in is None."""
@@ -160,6 +186,7 @@ class OutboxRepo:
             if row is None:
                 return
             row.last_error = error[:1000]
+            row.lease_until = None
             if retry_in is None:
                 row.status = "failed"
                 session.add(
@@ -188,3 +215,89 @@ class OutboxRepo:
             if due_only:
                 query = query.where(OutboxMessage.next_attempt_at <= now_utc())
             return int(await session.scalar(query) or 0)
+
+
+_OUTBOUND_REPLACED = (
+    "direction", "kind", "thread", "in_reply_to", "customer_id", "ticket_id", "text", "url",
+    "meta", "status", "label",
+)  # fmt: skip
+
+
+async def _unsent_rows(session: AsyncSession, outbox_ids: list[int]) -> list[Any]:
+    """The outbox rows among these not yet marked sent, with their inbound's customer."""
+    outbox, inbound = table_of(OutboxMessage), table_of(Interaction)
+    found: list[Any] = []
+    for part in chunks(sorted(outbox_ids)):
+        result = await session.execute(
+            select(outbox, inbound.c.customer_id)
+            .join(inbound, inbound.c.id == outbox.c.inbound_id, isouter=True)
+            .where(outbox.c.id.in_(part), outbox.c.status != "sent")
+        )
+        found += list(result)
+    return found
+
+
+async def _write_marks(
+    session: AsyncSession,
+    rows: list[Any],
+    refs: dict[int, SentRef],
+    out_ids: dict[tuple[str, str], int],
+    now: datetime,
+    reconciled: bool,
+) -> None:
+    outbox, tickets = table_of(OutboxMessage), table_of(Ticket)
+    out_of = {row.id: out_ids[(row.channel, refs[row.id].external_id)] for row in rows}
+    await session.execute(
+        update(outbox)
+        .where(outbox.c.id == bindparam("b_id"))
+        .values(
+            status="sent",
+            sent_at=now,
+            lease_until=None,
+            sent_external_id=bindparam("b_external_id"),
+            outbound_interaction_id=bindparam("b_out_id"),
+        ),
+        [
+            {"b_id": row.id, "b_external_id": refs[row.id].external_id, "b_out_id": out_of[row.id]}
+            for row in rows
+        ],
+    )
+    ticketed = [row for row in rows if row.ticket_id is not None]
+    if ticketed:
+        # First acknowledgement / first human response win; later ones change nothing.
+        await session.execute(
+            update(tickets)
+            .where(tickets.c.id == bindparam("b_id"))
+            .values(
+                acknowledged_at=func.coalesce(
+                    tickets.c.acknowledged_at, bindparam("b_ack", type_=UTCDateTime())
+                ),
+                first_response_at=func.coalesce(
+                    tickets.c.first_response_at, bindparam("b_first", type_=UTCDateTime())
+                ),
+                updated_at=now,
+            ),
+            [
+                {
+                    "b_id": row.ticket_id,
+                    "b_ack": now if row.purpose == "ack" else None,
+                    "b_first": now if row.purpose == "agent_reply" else None,
+                }
+                for row in ticketed
+            ],
+        )
+    events = [
+        {
+            "actor": row.actor,
+            "type": f"sent_{row.purpose}",
+            "ticket_id": row.ticket_id,
+            "interaction_id": out_of[row.id],
+            "data": {
+                "outbox_id": row.id,
+                "external_id": refs[row.id].external_id,
+                "reconciled": reconciled,
+            },
+        }
+        for row in rows
+    ]
+    await session.execute(table_of(Event).insert(), events)
