@@ -109,8 +109,15 @@ def test_connectors_lists_installed_types(workdir: Path) -> None:
 
 
 def test_db_upgrade_reports_revision(workdir: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from storage.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     result = socialbot("db", "upgrade", cwd=workdir, check=True)
-    assert "schema at revision 0001" in result.stdout
+    assert f"schema at revision {head}" in result.stdout
+    again = socialbot("db", "current", cwd=workdir, check=True)
+    assert again.stdout.strip() == head
 
 
 def test_sigterm_drains_and_exits_cleanly(workdir: Path) -> None:
