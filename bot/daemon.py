@@ -155,10 +155,20 @@ class Daemon:
         return [Ingest(c, self.storage.inbound, self.queue, self.stats) for c in self.connectors]
 
     async def _run_once(self) -> None:
+        # Replies go out while the backlog is processed, not all at the end.
+        sender = None
+        if self.role != "ingest":
+            sender = asyncio.create_task(self.sender.run(), name="sender")
         await asyncio.gather(*(i.run(follow=False) for i in self._ingests()))
-        if self.role == "ingest":
+        if sender is None:
             return  # stored and queued: the workers (elsewhere) take it from here
         await self.queue.join()
+        for service in self.services:  # one pass of periodic work (SLA clock) for cron runs
+            tick = getattr(service, "tick", None)
+            if tick is not None:
+                await tick()
+        self.sender.stop()
+        await sender
         await self.sender.flush(self.config.bot.drain_timeout_seconds)
 
     async def _run_forever(self) -> None:
