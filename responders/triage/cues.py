@@ -97,17 +97,18 @@ def _spec(token: str) -> Spec:
     return (token[:-1], True) if token.endswith("*") and len(token) > 1 else (token, False)
 
 
+_PART = re.compile(r"\([^)]*\)|\S+")
+
+
 def expand(phrase: str) -> list[tuple[Spec, ...]]:
-    """'no (reply|answer|) yet' -> every token sequence it stands for ('' = optional)."""
-    options = []
-    for part in phrase.lower().replace("'", "").replace("’", "").split():
-        if part.startswith("(") and part.endswith(")"):
-            options.append([p for p in part[1:-1].split("|")])
-        else:
-            options.append([part])
+    """'no (reply|an answer|) yet' -> every token sequence it stands for ('' = optional)."""
+    options: list[list[list[str]]] = []
+    for part in _PART.findall(phrase.lower().replace("'", "").replace("’", "")):
+        alternatives = part[1:-1].split("|") if part.startswith("(") else [part]
+        options.append([alt.split() for alt in alternatives])
     out = []
     for combo in itertools.product(*options):
-        specs = tuple(_spec(t) for t in combo if t)
+        specs = tuple(_spec(token) for words in combo for token in words)
         if specs:
             out.append(specs)
     return out

@@ -19,7 +19,6 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from responders.scoring import Scores
 from responders.triage.cues import CueHit, CueLexicon, Style
-from responders.triage.language import LanguageCheck
 
 _QUESTION = re.compile(
     r"\?|^\W*(?:@\w+\s+)*(?:can|could|do|does|is|are|will|would|what|which|when|where|how|"
@@ -43,6 +42,11 @@ class Calibration:
     cue_cap: float = 5.0  # beyond this, more cues add nothing
 
 
+def is_question(text: str) -> bool:
+    """A question mark, or a sentence opening like one ("can you ...", "why is ...")."""
+    return _QUESTION.search(text) is not None
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
@@ -53,35 +57,14 @@ class DefaultScorer:
     version = "default-1"
 
     def __init__(
-        self,
-        lexicon: CueLexicon | None = None,
-        language: LanguageCheck | None = None,
-        calibration: Calibration | None = None,
+        self, lexicon: CueLexicon | None = None, calibration: Calibration | None = None
     ) -> None:
         self._lexicon = lexicon or CueLexicon.load()
-        self._language = language
         self._cal = calibration or Calibration()
         self._vader = SentimentIntensityAnalyzer()
 
     def score(self, text: str) -> Scores:
         polarity, subjectivity = pattern_sentiment(text)
-        is_question = _QUESTION.search(text) is not None
-        if self._language is not None:
-            verdict = self._language.check(text)
-            if not verdict.supported:
-                return Scores(
-                    polarity=float(polarity),
-                    subjectivity=float(subjectivity),
-                    complaint=0.0,
-                    scorer_version=self.version,
-                    is_question=is_question,
-                    language=verdict.language,
-                    language_supported=False,
-                    reasons=(verdict.reason,),
-                )
-            language = verdict.language
-        else:
-            language = None
         hits = self._lexicon.match(text)
         style = self._lexicon.style(text)
         compound = float(self._vader.polarity_scores(text)["compound"])
@@ -91,8 +74,7 @@ class DefaultScorer:
             subjectivity=float(subjectivity),
             complaint=round(_sigmoid(z), 4),
             scorer_version=self.version,
-            is_question=is_question,
-            language=language,
+            is_question=is_question(text),
             topic=_topic(hits),
             reasons=reasons,
         )

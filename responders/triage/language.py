@@ -11,12 +11,19 @@ verdict needs a confident detector (temperature-scaled probabilities, see
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import py3langid
+
+from responders.scoring import Scorer, Scores, textblob_sentiment
+from responders.triage.default import is_question
+
+log = logging.getLogger(__name__)
 
 _NOISE = re.compile(r"@\w+|#\w+|https?://\S+|www\.\S+|&\w+;|\d+")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -64,6 +71,7 @@ class LanguageCheck:
         self.min_letters = min_letters
         self.min_confidence = min_confidence
         self.max_supported_probability = max_supported_probability
+        py3langid.rank("warm up")  # loads the detector's model now (~0.5 s, once per process)
 
     def check(self, text: str) -> LanguageVerdict:
         cleaned = _NOISE.sub(" ", text).strip()
@@ -92,3 +100,39 @@ class LanguageCheck:
             return False
         words = set(_WORD.findall(cleaned.lower()))
         return len(words & _ENGLISH_MARKERS) >= 2
+
+
+class LanguageGatedScorer:
+    """Runs the language check before the scorer, so no foreign message passes as neutral.
+
+    A message in an unsupported language gets ``language_supported=False`` and the reason;
+    routing then hands it to a person. With ``to_human=False`` the language is only logged
+    in the reasons and the inner scorer judges the message anyway.
+    """
+
+    def __init__(self, inner: Scorer, check: LanguageCheck, to_human: bool = True) -> None:
+        self.inner = inner
+        self.check = check
+        self.to_human = to_human
+        self.version = inner.version
+
+    def score(self, text: str) -> Scores:
+        verdict = self.check.check(text)
+        if verdict.supported or not self.to_human:
+            scores = self.inner.score(text)
+            reasons = scores.reasons
+            if not verdict.supported:
+                reasons = (*reasons, f"{verdict.reason}; scored anyway")
+            return dataclasses.replace(scores, language=verdict.language, reasons=reasons)
+        log.debug("unsupported language %s: no score", verdict.language)
+        polarity, subjectivity = textblob_sentiment(text)
+        return Scores(
+            polarity=polarity,
+            subjectivity=subjectivity,
+            complaint=0.0,  # no opinion: language_supported=False is what routing acts on
+            scorer_version=self.version,
+            is_question=is_question(text),
+            language=verdict.language,
+            language_supported=False,
+            reasons=(verdict.reason,),
+        )

@@ -1,0 +1,178 @@
+"""The learned scorer: a scikit-learn model trained on the company's own labelled messages.
+
+Word and character n-grams (TF-IDF) feed a logistic regression; its probability is blended
+with the default scorer's, because the hand-written cues know things a few thousand
+examples do not teach. The blend weight and the decision threshold are chosen by
+cross-validation when the model is trained (responders/triage/train.py).
+
+A model file is a joblib dump of a plain dict carrying its format marker, version string,
+training date, training-set size and cross-validated figures. joblib files are pickles:
+loading one runs code, so only load model files that `socialbot train-triage` wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from bot.errors import ConfigError
+from responders.scoring import Scores
+from responders.triage.default import DefaultScorer
+
+log = logging.getLogger(__name__)
+
+MODEL_FORMAT = "socialbot-triage-model"
+FORMAT_VERSION = 1
+
+_URL = re.compile(r"https?://\S+")
+_TOKENS = r"(?u)[@#]?\b\w[\w']*\b|[!?]"
+
+
+def normalise(text: str) -> str:
+    """Lower-case, links collapsed: what both vectorisers see (module level: picklable)."""
+    return _URL.sub(" http ", text.lower())
+
+
+def build_pipeline(c: float = 3.0) -> Pipeline:
+    """TF-IDF on words (1-2) and characters (2-5 within words) -> logistic regression."""
+    features = FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    preprocessor=normalise,
+                    token_pattern=_TOKENS,
+                    ngram_range=(1, 2),
+                    sublinear_tf=True,
+                    min_df=2,
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    preprocessor=normalise,
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    sublinear_tf=True,
+                    min_df=2,
+                ),
+            ),
+        ]
+    )
+    return Pipeline(
+        [("features", features), ("classifier", LogisticRegression(C=c, max_iter=3000))]
+    )
+
+
+@dataclass(frozen=True)
+class TriageModel:
+    """A trained model and what is known about it."""
+
+    pipeline: Pipeline
+    version: str  # e.g. "model-2026-11-25-3f9c1a2b"
+    trained_at: str  # ISO 8601, UTC
+    training_rows: int
+    positives: int
+    blend: float = 1.0  # weight of the model's probability against the default scorer's
+    threshold: float = 0.5  # blended probability from which a message needs a human
+    cv: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "trained_at": self.trained_at,
+            "training_rows": self.training_rows,
+            "positives": self.positives,
+            "blend": self.blend,
+            "threshold": self.threshold,
+            "cv": self.cv,
+            "sklearn_version": sklearn.__version__,
+            "pipeline": self.pipeline,
+        }
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        joblib.dump(self.to_dict(), tmp, compress=3)
+        tmp.replace(path)  # never leave a half-written model where the daemon looks
+
+    @classmethod
+    def load(cls, path: Path) -> TriageModel:
+        """Read a model file, refusing anything that is not one of ours."""
+        if not path.is_file():
+            raise ConfigError(f"triage model file {path} does not exist")
+        try:
+            data = joblib.load(path)
+        except Exception as exc:  # joblib raises anything a broken pickle can
+            raise ConfigError(f"{path} is not a readable triage model: {exc}") from exc
+        if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
+            raise ConfigError(f"{path} is not a socialbot triage model (no {MODEL_FORMAT!r} key)")
+        if data.get("format_version") != FORMAT_VERSION or not isinstance(data.get("version"), str):
+            raise ConfigError(
+                f"{path}: triage model format {data.get('format_version')!r} is not supported "
+                f"(expected {FORMAT_VERSION}); retrain with `socialbot train-triage`"
+            )
+        if data.get("sklearn_version") != sklearn.__version__:
+            log.warning(
+                "triage model %s was trained with scikit-learn %s, running %s",
+                data["version"],
+                data.get("sklearn_version"),
+                sklearn.__version__,
+            )
+        return cls(
+            pipeline=data["pipeline"],
+            version=data["version"],
+            trained_at=str(data.get("trained_at", "")),
+            training_rows=int(data.get("training_rows", 0)),
+            positives=int(data.get("positives", 0)),
+            blend=float(data.get("blend", 1.0)),
+            threshold=float(data.get("threshold", 0.5)),
+            cv=dict(data.get("cv", {})),
+        )
+
+
+def rescale(p: float, threshold: float) -> float:
+    """Map a probability so that ``threshold`` lands on 0.5, routing's default line."""
+    if p < threshold:
+        return 0.5 * p / threshold
+    return 0.5 + 0.5 * (p - threshold) / (1.0 - threshold)
+
+
+class ModelScorer:
+    """Scores with a trained model; TextBlob polarity, topic and question come from the cues."""
+
+    def __init__(self, model: TriageModel, default: DefaultScorer | None = None) -> None:
+        self.model = model
+        self.version = model.version
+        self._default = default or DefaultScorer()
+
+    @classmethod
+    def load(cls, path: Path) -> ModelScorer:
+        return cls(TriageModel.load(path))
+
+    def score(self, text: str) -> Scores:
+        base = self._default.score(text)
+        learned = float(self.model.pipeline.predict_proba([text])[0, 1])
+        blend = self.model.blend
+        p = blend * learned + (1 - blend) * base.complaint
+        complaint = rescale(p, self.model.threshold)
+        return Scores(
+            polarity=base.polarity,
+            subjectivity=base.subjectivity,
+            complaint=round(complaint, 4),
+            scorer_version=self.version,
+            is_question=base.is_question,
+            topic=base.topic,
+            reasons=(f"model={learned:.2f}", f"cues={base.complaint:.2f}"),
+        )
