@@ -30,6 +30,9 @@ AUTH_RETRY = timedelta(minutes=5)
 CLAIM_BATCH = 200  # replies claimed per connector per pass (within the pace budget)
 MARK_BATCH = 100  # accepted replies marked sent in one transaction...
 MARK_SECONDS = 0.25  # ...or after this long, whichever comes first
+# How often a running sender settles rows whose sender died (their lease ran out): a crash
+# and a quick restart leave rows whose lease still runs, which start-up does not touch.
+RECONCILE_SECONDS = 30.0
 
 
 class TokenBucket:
@@ -198,11 +201,16 @@ class Sender:
             await asyncio.sleep(0.2)
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        reconcile_at = loop.time() + RECONCILE_SECONDS
         while not self._stopping:
             self._wake.clear()
             try:
                 async for attempt in retrying("sending replies", self._db_retry):
                     with attempt:
+                        if loop.time() >= reconcile_at:
+                            await self.reconcile()
+                            reconcile_at = loop.time() + RECONCILE_SECONDS
                         await self.send_due()  # a locked database must not end the sender
             except Exception:
                 # A bug must not silently end every reply of a long-running daemon: the row
