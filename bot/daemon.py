@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 from bot.ingest import Ingest
 from bot.queue import Job, WorkQueue, build_queue
 from bot.registry import build_connectors
+from bot.scoring_pool import build_scoring
 from bot.sender import Sender
 from bot.stats import RunStats
 from bot.worker import Worker
@@ -99,10 +100,13 @@ class Daemon:
             poll_seconds=config.bot.outbox_poll_seconds,
             rates=config.bot.send_rate_overrides,
         )
+        scorer = scorer or TextBlobScorer()
+        processes = config.bot.scoring_processes if role != "ingest" else 0
         self.worker = Worker(
             inbound=self.storage.inbound,
             decisions=self.storage.decisions,
-            scorer=scorer or TextBlobScorer(),
+            scorer=scorer,
+            scoring=build_scoring(scorer, processes),
             router=Router(config.routing),
             templates=Templates(config.replies),
             calendar=BusinessCalendar(config.calendar),
@@ -260,6 +264,7 @@ class Daemon:
             except Exception:
                 log.exception("closing connector %s failed", connector.name)
         await self.queue.close()
+        await asyncio.to_thread(self.worker.scoring.close)
         await self.storage.db.close()
 
     def _install_signals(self) -> None:
