@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from responders.calendar import BusinessCalendar
 from storage.db import Database
@@ -45,24 +46,32 @@ log = logging.getLogger(__name__)
 NO_TOPIC = "(none)"
 
 
-def _range_statement() -> Any:
-    """Counts of one (channel, kind) over one time range: the unit every sum is built from."""
-    i = Interaction
-    inbound = i.direction == "in"
-    return select(
-        count_where(inbound & (i.status != "ignored")),
-        count_where(inbound & (i.status == "ignored")),
-        count_where(i.direction == "out"),
-        count_where(inbound & (i.polarity < 0)),
-        count_where(inbound & (i.polarity == 0)),
-        count_where(inbound & (i.polarity > 0)),
-        func.sum(i.polarity).filter(inbound),
-    ).where(
+def _period(i: type[Interaction], direction: str) -> tuple[ColumnElement[bool], ...]:
+    """The index's equality prefix (channel, kind, direction) and the time range, as params."""
+    return (
         i.channel == bindparam("channel"),
         i.kind == bindparam("kind"),
+        i.direction == direction,
         i.created_at >= bindparam("lo", type_=i.created_at.type),
         i.created_at < bindparam("hi", type_=i.created_at.type),
     )
+
+
+def _inbound_statement() -> Any:
+    """Inbound counts of one (channel, kind) over one bucket: the unit every sum is built from."""
+    i = Interaction
+    return select(
+        func.count(),
+        count_where(i.status == "ignored"),
+        count_where(i.polarity < 0),
+        count_where(i.polarity == 0),
+        count_where(i.polarity > 0),
+        func.sum(i.polarity),
+    ).where(*_period(i, "in"))
+
+
+def _outbound_statement() -> Any:
+    return select(func.count()).where(*_period(Interaction, "out"))
 
 
 @dataclass
@@ -71,7 +80,6 @@ class _Counts:
 
     inbound: int = 0
     ignored: int = 0
-    outbound: int = 0
     negative: int = 0
     neutral: int = 0
     positive: int = 0
@@ -80,7 +88,6 @@ class _Counts:
     def add(self, other: _Counts) -> None:
         self.inbound += other.inbound
         self.ignored += other.ignored
-        self.outbound += other.outbound
         self.negative += other.negative
         self.neutral += other.neutral
         self.positive += other.positive
@@ -93,9 +100,10 @@ class _Counts:
 
 
 _Key = tuple[str, str, str]  # channel, kind, bucket label
+_Pair = tuple[str, str]  # channel, kind
 
 
-async def _pairs(session: AsyncSession, query: ReportQuery) -> list[tuple[str, str]]:
+async def _pairs(session: AsyncSession, query: ReportQuery) -> list[_Pair]:
     """The (channel, kind) pairs ever seen: index-only on both databases (few distinct)."""
     stmt = select(Interaction.channel, Interaction.kind).distinct()
     if query.channel:
@@ -105,34 +113,37 @@ async def _pairs(session: AsyncSession, query: ReportQuery) -> list[tuple[str, s
 
 async def _cells(
     session: AsyncSession, query: ReportQuery, buckets: list[Slice]
-) -> dict[_Key, _Counts]:
-    stmt = _range_statement()
+) -> tuple[dict[_Key, _Counts], dict[_Pair, int]]:
+    """Inbound counts per (channel, kind, bucket); replies per (channel, kind) for the period."""
+    inbound, outbound = _inbound_statement(), _outbound_statement()
     cells: dict[_Key, _Counts] = {}
+    replies: dict[_Pair, int] = {}
     for channel, kind in await _pairs(session, query):
         for b in buckets:
             params = {"channel": channel, "kind": kind, "lo": b.start, "hi": b.end}
-            row = (await session.execute(stmt, params)).one()
-            n_in, n_ignored, n_out, neg, neu, pos, psum = row
-            counts = _Counts(
-                as_int(n_in),
-                as_int(n_ignored),
-                as_int(n_out),
-                as_int(neg),
-                as_int(neu),
-                as_int(pos),
-                as_float(psum) or 0.0,
-            )
-            if counts.inbound or counts.ignored or counts.outbound:
-                cells[(channel, kind, b.label)] = counts
-    return cells
+            total, ignored, neg, neu, pos, psum = (await session.execute(inbound, params)).one()
+            if total:
+                cells[(channel, kind, b.label)] = _Counts(
+                    as_int(total) - as_int(ignored),
+                    as_int(ignored),
+                    as_int(neg),
+                    as_int(neu),
+                    as_int(pos),
+                    as_float(psum) or 0.0,
+                )
+        params = {"channel": channel, "kind": kind, "lo": query.start, "hi": query.end}
+        sent = as_int(await session.scalar(outbound, params))
+        if sent:
+            replies[(channel, kind)] = sent
+    return cells, replies
 
 
-def _volume(cells: dict[_Key, _Counts]) -> list[VolumeRow]:
-    by_pair: dict[tuple[str, str], _Counts] = defaultdict(_Counts)
+def _volume(cells: dict[_Key, _Counts], replies: dict[_Pair, int]) -> list[VolumeRow]:
+    by_pair: dict[_Pair, _Counts] = {pair: _Counts() for pair in replies}
     for (channel, kind, _), counts in cells.items():
-        by_pair[(channel, kind)].add(counts)
+        by_pair.setdefault((channel, kind), _Counts()).add(counts)
     return [
-        VolumeRow(channel, kind, c.inbound, c.ignored, c.outbound)
+        VolumeRow(channel, kind, c.inbound, c.ignored, replies.get((channel, kind), 0))
         for (channel, kind), c in sorted(by_pair.items())
     ]
 
@@ -163,29 +174,42 @@ async def _complaint_topics(
 ) -> dict[str, tuple[int, float, int]]:
     """topic -> (complaints, polarity sum, scored) by the label in force (an agent's wins).
 
-    Two ranges instead of COALESCE(agent_label, label) so that each uses an index: the
-    model's complaints nobody relabelled, and the (few) messages agents relabelled.
+    The model's complaints nobody relabelled: one range per topic over the index (label,
+    topic, created_at, ...), no sort. Then the (few) messages agents relabelled complaint,
+    through a partial index.
     """
     i = Interaction
-    topic = func.coalesce(i.topic, NO_TOPIC)
-    columns = (topic, func.count(), func.sum(i.polarity), func.count(i.polarity))
-    in_period = (i.created_at >= query.start, i.created_at < query.end, i.direction == "in")
-    by_model = select(*columns).where(
+    columns = (func.count(), func.sum(i.polarity), func.count(i.polarity))
+    in_period = [i.created_at >= query.start, i.created_at < query.end, i.direction == "in"]
+    if query.channel:
+        in_period.append(i.channel == query.channel)
+    model_says = [
         i.label == "complaint",
-        *in_period,
         (i.agent_label.is_(None)) | (i.agent_label == "complaint"),
-    )
-    by_agent = select(*columns).where(
-        i.agent_label == "complaint", *in_period, i.label.is_distinct_from("complaint")
-    )
+    ]
+    topics = await session.scalars(select(i.topic).where(i.label == "complaint").distinct())
     found: dict[str, tuple[int, float, int]] = {}
-    for stmt in (by_model, by_agent):
-        if query.channel:
-            stmt = stmt.where(i.channel == query.channel)
-        for name, n, psum, scored in (await session.execute(stmt.group_by(topic))).all():
-            old = found.get(name, (0, 0.0, 0))
-            found[name] = (old[0] + n, old[1] + (as_float(psum) or 0.0), old[2] + scored)
+    for topic in topics.all():
+        same = i.topic.is_(None) if topic is None else i.topic == topic
+        n, psum, scored = (
+            await session.execute(select(*columns).where(*model_says, same, *in_period))
+        ).one()
+        _merge(found, topic or NO_TOPIC, n, psum, scored)
+    by_agent = select(func.coalesce(i.topic, NO_TOPIC), *columns).where(
+        i.agent_label == "complaint", i.label.is_distinct_from("complaint"), *in_period
+    )
+    for name, n, psum, scored in (await session.execute(by_agent.group_by(i.topic))).all():
+        _merge(found, name, n, psum, scored)
     return found
+
+
+def _merge(
+    found: dict[str, tuple[int, float, int]], name: str, n: object, psum: object, scored: object
+) -> None:
+    if not as_int(n):
+        return
+    old = found.get(name, (0, 0.0, 0))
+    found[name] = (old[0] + as_int(n), old[1] + (as_float(psum) or 0.0), old[2] + as_int(scored))
 
 
 async def _topics(session: AsyncSession, query: ReportQuery) -> list[TopicRow]:
@@ -219,7 +243,7 @@ async def build_report(
     now = now or now_utc()
     buckets = slices(query.start, query.end, query.bucket, calendar.zone)
     async with db.session() as session:
-        cells = await _cells(session, query, buckets)
+        cells, replies = await _cells(session, query, buckets)
         topics = await _topics(session, query)
         words = await (
             negative_words(session, query)
@@ -227,7 +251,7 @@ async def build_report(
             else negative_words(session, query, word_sample)
         )
         response = await response_metrics(session, query, calendar, now, db.engine.dialect.name)
-    volume = _volume(cells)
+    volume = _volume(cells, replies)
     log.debug("report built: %d cells over %d buckets", len(cells), len(buckets))
     return Report(
         query=query,
