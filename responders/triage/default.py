@@ -34,7 +34,7 @@ class Calibration:
     bias: float = -0.5  # no evidence at all: below the line, but not by much
     vader_negative: float = 2.5  # per unit of negative VADER compound
     vader_positive: float = 1.4  # per unit of positive VADER compound, taken off
-    textblob_negative: float = 1.5  # per unit of negative TextBlob polarity
+    textblob_negative: float = 0.8  # per unit of negative TextBlob polarity
     caps_word: float = 0.2  # per shouted word (max 3)
     exclaim_run: float = 0.2  # per "!!" or "?!" run (max 2)
     negative_emoji: float = 1.2
@@ -108,8 +108,5 @@ class DefaultScorer:
 
 
 def _topic(hits: list[CueHit]) -> str | None:
-    """The topic of the strongest matching cue group that has one."""
-    topical = [h for h in hits if h.topic and h.weight > 0]
-    if not topical:
-        return None
-    return max(topical, key=lambda h: h.weight).topic
+    """The topic of the first matching group that has one (the lexicon lists specific first)."""
+    return next((h.topic for h in hits if h.topic and h.weight > 0), None)
