@@ -230,7 +230,7 @@ async def test_login_form_sets_an_httponly_samesite_cookie(client: TestClient[An
     assert response.headers["Location"] == "/log?channel=x"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-    assert TOKEN not in cookie
+    assert TOKEN not in cookie and "Secure" not in cookie  # plain HTTP here (see below)
     page = await client.get("/log?channel=x")  # the client keeps the cookie
     assert page.status == 200 and "still waiting for the refund" in await page.text()
     out = await client.post("/logout", allow_redirects=False)
@@ -247,6 +247,13 @@ async def test_login_never_redirects_to_another_site(
         "/login", data={"token": TOKEN, "next": target}, allow_redirects=False
     )
     assert response.headers["Location"] == "/"
+
+
+async def test_cookie_can_be_marked_secure_behind_a_tls_proxy(db: Database) -> None:
+    settings = DashboardSettings(cookie_secure=True)
+    async with TestClient(TestServer(make_app(db, calendar(), settings, TOKEN))) as proxied:
+        response = await proxied.post("/login", data={"token": TOKEN}, allow_redirects=False)
+        assert "Secure" in response.headers["Set-Cookie"]
 
 
 async def test_a_token_link_is_swapped_for_the_cookie(client: TestClient[Any, Any]) -> None:

@@ -202,7 +202,7 @@ def make_app(
 ) -> web.Application:
     """The dashboard for one database; ``token`` comes from dashboard_token() (environment)."""
     app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
-    app[DEPS] = Deps(db, calendar, settings, Gate(token))
+    app[DEPS] = Deps(db, calendar, settings, Gate(token, always_secure=settings.cookie_secure))
     app.on_response_prepare.append(_headers)
     app.router.add_get("/static/style.css", stylesheet)
     app.router.add_get("/login", login_form)

@@ -20,8 +20,9 @@ PUBLIC_PATHS = frozenset({"/login", "/static/style.css"})
 
 
 class Gate:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, always_secure: bool = False) -> None:
         self._token = token.encode()
+        self._always_secure = always_secure
         self._session = hmac.new(self._token, b"socialbot-dashboard-session-v1", hashlib.sha256)
 
     def __repr__(self) -> str:
@@ -51,7 +52,7 @@ class Gate:
             path="/",
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=request.secure or self._always_secure,
         )
 
 

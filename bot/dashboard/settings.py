@@ -20,6 +20,9 @@ class DashboardSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     page_size: int = Field(50, ge=10, le=200)  # interaction-log rows per page
     default_days: int = Field(30, ge=1, le=366)  # the overview's period
+    # Mark the login cookie Secure even when the request looks like plain HTTP: set it behind
+    # a reverse proxy that terminates TLS (the dashboard itself only sees HTTP then).
+    cookie_secure: bool = False
 
 
 def dashboard_token(env: dict[str, str] | None = None) -> str:
