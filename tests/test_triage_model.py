@@ -33,7 +33,7 @@ def trained(rows: list[tuple[str, bool]]) -> tuple[TriageModel, object]:
 def test_train_reports_cross_validated_figures_against_the_current_triage(
     trained: tuple[TriageModel, object], rows: list[tuple[str, bool]]
 ) -> None:
-    model, cv = trained
+    model, _ = trained
     figures = model.cv
     assert figures["rows"] == len(rows) == model.training_rows
     assert figures["positives"] == sum(label for _, label in rows) == model.positives
