@@ -131,3 +131,26 @@ def test_model_scorer_with_a_file_that_is_not_ours(tmp_path: Path) -> None:
     joblib.dump({"weights": [1, 2, 3]}, path)
     with pytest.raises(ConfigError, match="not a socialbot triage model"):
         build_scorer(TriageSettings(scorer="model", model_path=path))
+
+
+def test_at_least_as_good_as_vader_on_other_social_text() -> None:
+    """The committed non-airline sample (deliveries, banks, apps, chatter): F1 vs VADER alone."""
+    import csv
+
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    sample = Path(__file__).parent / "data" / "triage_sample.csv"
+    with sample.open(newline="", encoding="utf-8") as handle:
+        rows = [(r["text"], r["label"] == "negative") for r in csv.DictReader(handle)]
+    vader = SentimentIntensityAnalyzer()
+    ours = build_scorer(TriageSettings())
+
+    def f1(predicted: list[bool]) -> float:
+        tp = sum(p and a for p, (_, a) in zip(predicted, rows, strict=True))
+        fp = sum(p and not a for p, (_, a) in zip(predicted, rows, strict=True))
+        fn = sum(a and not p for p, (_, a) in zip(predicted, rows, strict=True))
+        return 2 * tp / (2 * tp + fp + fn)
+
+    vader_f1 = f1([vader.polarity_scores(t)["compound"] <= -0.05 for t, _ in rows])
+    our_f1 = f1([ours.score(t).complaint >= 0.5 for t, _ in rows])
+    assert our_f1 >= vader_f1, (our_f1, vader_f1)
