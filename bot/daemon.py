@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from bot.config import Config
 from bot.errors import ConfigError
 from bot.ingest import Ingest
-from bot.queue import Job, WorkQueue, build_queue
+from bot.queue import Job, MemoryQueue, WorkQueue, build_queue
 from bot.registry import build_connectors
 from bot.scoring_pool import build_scoring
 from bot.sender import Sender
@@ -128,7 +128,9 @@ class Daemon:
         if self.config.bot.auto_migrate:
             await self.storage.db.upgrade()
         if self.role != "ingest":  # replies are the workers' business
-            await self.sender.reconcile()
+            # An in-process queue means one daemon, the only sender: every row left `sending`
+            # is a dead process's, even while its lease still runs (a quick restart).
+            await self.sender.reconcile(leased_too=isinstance(self.queue, MemoryQueue))
 
     async def run(self, *, once: bool = False, install_signals: bool = True) -> RunStats:
         """Run until SIGTERM/SIGINT (or, with ``once``, until everything available is done)."""

@@ -118,9 +118,9 @@ class Sender:
         self._stopping = True
         self._wake.set()
 
-    async def reconcile(self) -> None:
+    async def reconcile(self, *, leased_too: bool = False) -> None:
         """Settle replies a crash left between 'about to send' and 'marked sent'."""
-        for item in await self.outbox.in_doubt():
+        for item in await self.outbox.in_doubt(leased_too=leased_too):
             connector = self.connectors.get(item.reply.channel)
             found = None
             if connector is not None:

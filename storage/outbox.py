@@ -93,21 +93,23 @@ class OutboxRepo:
             rows = list(await session.scalars(claim))
         return [_pending(row) for row in sorted(rows, key=lambda r: r.id)]
 
-    async def in_doubt(self) -> list[PendingReply]:
+    async def in_doubt(self, *, leased_too: bool = False) -> list[PendingReply]:
         """Rows left `sending` by a dead sender: the platform may or may not have them.
 
-        A row another live sender holds (lease not run out) is not in doubt.
+        A row another live sender holds (lease not run out) is not in doubt — unless the
+        caller knows it is the only sender (``leased_too``: a daemon with its own in-process
+        queue, starting after a crash, while the dead process's leases still run).
         """
-        async with self.db.session() as session:
-            rows = await session.scalars(
-                select(OutboxMessage).where(
-                    OutboxMessage.status == "sending",
-                    or_(
-                        OutboxMessage.lease_until.is_(None),
-                        OutboxMessage.lease_until <= now_utc(),
-                    ),
+        query = select(OutboxMessage).where(OutboxMessage.status == "sending")
+        if not leased_too:
+            query = query.where(
+                or_(
+                    OutboxMessage.lease_until.is_(None),
+                    OutboxMessage.lease_until <= now_utc(),
                 )
             )
+        async with self.db.session() as session:
+            rows = await session.scalars(query)
             return [_pending(row) for row in rows]
 
     async def release(self, outbox_id: int) -> None:

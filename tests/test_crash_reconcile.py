@@ -1,9 +1,11 @@
-"""Crash leftovers settled by a running daemon, and a sender that outlives its own bugs.
+"""Crash leftovers settled, lease or not, and a sender that outlives its own bugs.
 
 A sender killed between posting a reply and recording it leaves the outbox row `sending`
-with a lease. A restart soon after does not touch it (another live worker could own it);
-the running sender settles it once the lease has run out, asking the platform first
-(``find_sent``) so that a reply already posted is recorded, not posted again.
+with a lease. A daemon with its own in-process queue is the database's only sender: on start
+it settles every such row at once. A worker sharing a queue (scale-out) cannot tell a dead
+sender's row from a live one's, so it waits for the lease to run out and its running sender
+settles the row then. Either way the platform is asked first (``find_sent``): a reply that
+was already posted is recorded, not posted again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import update
@@ -22,6 +24,7 @@ import bot.sender
 from bot.config import Config
 from bot.daemon import Daemon
 from bot.errors import TransientError
+from bot.queue import MemoryQueue, WorkQueue
 from connectors.base import Outbound
 from storage.db import Database
 from storage.models import Event, OutboxMessage, now_utc
@@ -60,7 +63,11 @@ async def _left_sending(config: Config) -> int:
             await session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row.id)
-                .values(status="sending", lease_until=now_utc() + timedelta(minutes=5))
+                .values(
+                    status="sending",
+                    lease_until=now_utc() + timedelta(minutes=5),
+                    next_attempt_at=now_utc(),  # it was due when the dead sender claimed it
+                )
             )
             return int(row.id)
     finally:
@@ -78,17 +85,47 @@ async def _lease_runs_out(config: Config) -> None:
         await db.close()
 
 
+class SharedQueue:
+    """Stands for a queue other worker processes share (Redis): not this process's own."""
+
+    def __init__(self) -> None:
+        self._inner = MemoryQueue(100)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 @pytest.mark.parametrize("posted", [True, False])
-async def test_a_reply_left_sending_by_a_dead_sender_is_settled_without_a_restart(
+async def test_single_daemon_settles_its_leftovers_at_start_while_the_lease_runs(
+    tmp_path: Path, posted: bool
+) -> None:
+    config = make_config(tmp_path)
+    outbox_id = await _left_sending(config)  # killed a moment ago: 5 minutes of lease left
+    fake = FakeConnector()
+    if posted:  # the dead sender got it onto the platform before it died
+        fake.sent.append(_reply(outbox_id))
+    daemon = Daemon(config, connectors=[fake], scorer=StubScorer())
+    fake.bind(daemon.storage.inbound)
+    await daemon.start()
+    await daemon.sender.flush(10)
+    await daemon.storage.db.close()
+    assert [r.idempotency_key for r in fake.sent] == [f"socialbot-outbox-{outbox_id}"]
+    assert await count_rows(config, OutboxMessage, status="sent") == 1
+    assert await count_rows(config, Event, type="sent_ack") == 1
+
+
+@pytest.mark.parametrize("posted", [True, False])
+async def test_shared_queue_worker_settles_a_dead_senders_row_once_its_lease_runs_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, posted: bool
 ) -> None:
     monkeypatch.setattr(bot.sender, "RECONCILE_SECONDS", 0.1)
     config = make_config(tmp_path)
     outbox_id = await _left_sending(config)
     fake = FakeConnector()
-    if posted:  # the dead sender got it onto the platform before it died
+    if posted:
         fake.sent.append(_reply(outbox_id))
-    daemon = Daemon(config, connectors=[fake], scorer=StubScorer())
+    queue = cast(WorkQueue, SharedQueue())
+    daemon = Daemon(config, connectors=[fake], scorer=StubScorer(), queue=queue)
     fake.bind(daemon.storage.inbound)
     async with running(daemon):
         fake.push(  # the platform's stream again (m1 is stored already), then something new
