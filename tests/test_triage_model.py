@@ -71,6 +71,8 @@ def test_save_load_round_trip(trained: tuple[TriageModel, object], tmp_path: Pat
     )
     text = "my parcel never arrived and nobody answers"
     assert ModelScorer(loaded).score(text) == ModelScorer(model).score(text)
+    batch = ModelScorer(loaded).score_many([text, "thanks, all sorted"])
+    assert batch == [ModelScorer(model).score(text), ModelScorer(model).score("thanks, all sorted")]
 
 
 def test_every_score_carries_the_model_version(

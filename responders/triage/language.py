@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _NOISE = re.compile(r"@\w+|#\w+|https?://\S+|www\.\S+|&\w+;|\d+")
 _LETTER = re.compile(r"[^\W\d_]")
+_OTHER_LETTER = re.compile(r"[^\W\d_a-zA-Z]")  # letters outside ASCII: é, ß, я, 字
 _WORD = re.compile(r"[a-z']+")
 
 # Common English words that are not also common words of other Latin-script languages.
@@ -95,8 +96,7 @@ class LanguageCheck:
     @staticmethod
     def _looks_english(cleaned: str, letters: int) -> bool:
         """Two distinct English markers in mostly-ASCII text: skip the detector (fast path)."""
-        ascii_letters = sum(1 for ch in cleaned if ch.isascii() and ch.isalpha())
-        if ascii_letters < 0.9 * letters:
+        if not cleaned.isascii() and len(_OTHER_LETTER.findall(cleaned)) > 0.1 * letters:
             return False
         words = set(_WORD.findall(cleaned.lower()))
         return len(words & _ENGLISH_MARKERS) >= 2
