@@ -167,7 +167,8 @@ async def test_429_storm_and_5xx_burst_on_x_while_the_other_platform_flows(
         status = await asyncio.to_thread(stack.status_cli, tmp_path)
         assert await count_rows(stack.config, Interaction, channel="x", direction="in") == 1
         sim.faults.clear()
-        await wait_for(lambda: len(sim.sent) == 5 and stack.x.health().state == "ok")
+        await wait_for(lambda: stack.x.health().messages_out == 5)  # posted and recorded
+        await wait_for(lambda: stack.x.health().state == "ok")
         after = await stack.metrics()
 
     states = {c["name"]: c for c in health["connectors"]}
