@@ -146,7 +146,6 @@ retry_attempts = 5
 backoff_initial_seconds = 0.05
 backoff_max_seconds = 1.0
 rate_limit_max_wait_seconds = 2.0
-find_sent_lookback = 1000
 """,
         encoding="utf-8",
     )
