@@ -15,6 +15,7 @@ from bot.errors import ConfigError
 from responders.calendar import CalendarSettings
 from responders.routing import RoutingSettings
 from responders.templates import ReplySettings
+from responders.triage.settings import TriageSettings
 
 DEFAULT_DATABASE = "sqlite:///var/socialbot.sqlite3"
 CONFIG_ENV = "SOCIALBOT_CONFIG"
@@ -78,7 +79,7 @@ class Config(_Section):
     queue: QueueSettings = QueueSettings()
     health: HealthSettings = HealthSettings()
     privacy: PrivacySettings = PrivacySettings()
-    triage: dict[str, Any] = Field(default_factory=dict)
+    triage: TriageSettings = TriageSettings()
     routing: RoutingSettings = RoutingSettings()
     replies: ReplySettings = ReplySettings()
     tickets: TicketSettings = TicketSettings()

@@ -28,8 +28,9 @@ from bot.worker import Worker
 from connectors.base import Connector
 from responders.calendar import BusinessCalendar
 from responders.routing import Router
-from responders.scoring import Scorer, TextBlobScorer
+from responders.scoring import Scorer
 from responders.templates import Templates
+from responders.triage.settings import build_scorer
 from storage.db import Database, retrying
 from storage.decisions import DecisionRepo
 from storage.inbound import InboundRepo
@@ -100,7 +101,7 @@ class Daemon:
             poll_seconds=config.bot.outbox_poll_seconds,
             rates=config.bot.send_rate_overrides,
         )
-        scorer = scorer or TextBlobScorer()
+        scorer = scorer or build_scorer(config.triage)
         processes = config.bot.scoring_processes if role != "ingest" else 0
         self.worker = Worker(
             inbound=self.storage.inbound,

@@ -13,6 +13,7 @@ from bot.cli.report_cmd import register as register_report
 from bot.cli.run_cmd import register as register_run
 from bot.cli.status_cmd import register as register_status
 from bot.cli.tickets_cmd import register as register_tickets
+from bot.cli.triage_cmd import register as register_triage
 from bot.errors import BotError
 
 app = typer.Typer(
@@ -24,7 +25,14 @@ app = typer.Typer(
 )
 
 # One explicit list: each entry adds its commands to the app.
-COMMANDS = (register_run, register_tickets, register_status, register_privacy, register_report)
+COMMANDS = (
+    register_run,
+    register_tickets,
+    register_status,
+    register_privacy,
+    register_report,
+    register_triage,
+)
 for register in COMMANDS:
     register(app)
 
