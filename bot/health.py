@@ -76,6 +76,7 @@ async def snapshot(daemon: Daemon) -> dict[str, Any]:
         "sla_breaches": int(breaches or 0),
         "processed": daemon.stats.processed,
         "database_retries": daemon.stats.database_retries,
+        "sender_errors": daemon.stats.sender_errors,
     }
 
 
@@ -120,6 +121,11 @@ class DaemonCollector(Collector):
             "socialbot_database_retries",
             "Waits for a locked, full or unreachable database",
             value=snap.get("database_retries", 0),
+        )
+        yield CounterMetricFamily(
+            "socialbot_sender_errors",
+            "Unexpected errors the reply sender survived (see the log)",
+            value=snap.get("sender_errors", 0),
         )
         yield CounterMetricFamily(
             "socialbot_sla_breaches",

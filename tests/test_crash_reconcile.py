@@ -24,6 +24,7 @@ import bot.sender
 from bot.config import Config
 from bot.daemon import Daemon
 from bot.errors import TransientError
+from bot.health import snapshot
 from bot.queue import MemoryQueue, WorkQueue
 from connectors.base import Outbound
 from storage.db import Database
@@ -186,5 +187,6 @@ async def test_sender_outlives_an_unexpected_error_and_keeps_answering(tmp_path:
         await wait_for(lambda: len(fake.sent) == 1)
         fake.push(message("still broken, refund", id="m2", author="bob"))
         await wait_for(lambda: len(fake.sent) == 2)
-    assert daemon.stats.sender_errors == 1
+        health = await snapshot(daemon)
+    assert daemon.stats.sender_errors == 1 and health["sender_errors"] == 1
     assert [r.in_reply_to for r in fake.sent] == ["m1", "m2"]
