@@ -156,11 +156,21 @@ def test_report_table_is_the_default(workdir: Path) -> None:
     ],
 )
 def test_report_input_errors_are_one_line(
-    workdir: Path, args: tuple[str, ...], message: str
+    workdir: Path,
+    args: tuple[str, ...],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    result = socialbot("report", *args, cwd=workdir)
-    assert result.returncode == 2
-    assert message in result.stderr and "Traceback" not in result.stderr
+    from bot.cli import main  # in-process: the same entry point, without a Python start-up
+
+    config = str(workdir / "socialbot.toml")
+    monkeypatch.setattr(sys, "argv", ["socialbot", "report", "--config", config, *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
 def test_export_csv_to_a_file_with_honest_counts(workdir: Path) -> None:
