@@ -30,6 +30,8 @@ class BotSettings(_Section):
     database_url: str = DEFAULT_DATABASE
     auto_migrate: bool = True  # run Alembic migrations on start
     workers: int = Field(2, ge=1, le=64)
+    # 0: score in the daemon's event loop; N: in N child processes (docs/scaling.md)
+    scoring_processes: int = Field(0, ge=0, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     send_max_attempts: int = Field(8, ge=1)

@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.config import TicketSettings
+from bot.scoring_pool import InlineScoring, Scoring
 from bot.stats import RunStats
 from responders.calendar import BusinessCalendar
 from responders.routing import Router
-from responders.scoring import Scorer
+from responders.scoring import Scorer, Scores
 from responders.templates import Templates
 from storage.decisions import DecisionInput, DecisionRepo, Outcome
 from storage.inbound import InboundRepo, StoredInbound
@@ -32,6 +33,7 @@ class Worker:
         connector_limits: dict[str, int],
         stats: RunStats,
         on_reply: Callable[[], None] = lambda: None,
+        scoring: Scoring | None = None,
     ) -> None:
         self.inbound = inbound
         self.decisions = decisions
@@ -43,6 +45,7 @@ class Worker:
         self.limits = connector_limits
         self.stats = stats
         self.on_reply = on_reply
+        self.scoring = scoring or InlineScoring(scorer)
 
     async def handle(self, interaction_id: int) -> Outcome | None:
         return (await self.handle_many([interaction_id]))[0]
@@ -62,7 +65,9 @@ class Worker:
         if ignored:
             self.stats.ignored += len(await self.inbound.mark_ignored_many(ignored))
         todo = [item for item in items if item.id not in ignored]
-        outcomes = await self.decisions.apply_many([self._input(item) for item in todo])
+        scores = await self.scoring.score_many([item.text for item in todo])
+        inputs = [self._input(item, s) for item, s in zip(todo, scores, strict=True)]
+        outcomes = await self.decisions.apply_many(inputs)
         found: dict[int, Outcome] = {}
         for item, outcome in zip(todo, outcomes, strict=True):
             if outcome is None:
@@ -84,8 +89,7 @@ class Worker:
             self.on_reply()
         return [found.get(i) for i in interaction_ids]
 
-    def _input(self, item: StoredInbound) -> DecisionInput:
-        scores = self.scorer.score(item.text)
+    def _input(self, item: StoredInbound, scores: Scores) -> DecisionInput:
         return DecisionInput(
             interaction_id=item.id,
             scores=scores,
