@@ -82,7 +82,8 @@ class BusinessCalendar:
     def is_holiday(self, day: date) -> bool:
         return day in self._extra or day in self._holidays(day.year)
 
-    def _intervals(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+    def intervals(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        """The working spans of ``day`` in UTC (none on a holiday), in order."""
         if self.is_holiday(day):
             return
         for start, end in self._spans.get(day.weekday(), []):
@@ -99,7 +100,7 @@ class BusinessCalendar:
         remaining = amount
         day = start.astimezone(self.zone).date()
         for _ in range(3660):  # ten years of days: a calendar with hours always ends sooner
-            for begin, finish in self._intervals(day):
+            for begin, finish in self.intervals(day):
                 if finish <= start:
                     continue
                 begin = max(begin, start)
@@ -117,7 +118,7 @@ class BusinessCalendar:
         day = start.astimezone(self.zone).date()
         last = end.astimezone(self.zone).date()
         while day <= last:
-            for begin, finish in self._intervals(day):
+            for begin, finish in self.intervals(day):
                 lo, hi = max(begin, start), min(finish, end)
                 if hi > lo:
                     total += hi - lo

@@ -73,7 +73,7 @@ class BusinessClock:
         day = datetime.fromtimestamp(first, calendar.zone).date() - timedelta(days=1)
         end_day = datetime.fromtimestamp(last, calendar.zone).date() + timedelta(days=1)
         while day <= end_day:
-            for begin, finish in calendar._intervals(day):  # the calendar's own working hours
+            for begin, finish in calendar.intervals(day):
                 starts.append(begin.timestamp())
                 ends.append(finish.timestamp())
             day += timedelta(days=1)
