@@ -11,7 +11,8 @@ from rich.table import Table
 
 from bot.cli.common import ConfigOption, console, load, run_async, with_database
 from bot.config import Config
-from bot.daemon import Daemon
+from bot.daemon import ROLES, Daemon
+from bot.errors import UserInputError
 from bot.logs import setup_logging
 from bot.registry import describe_installed
 from bot.services import build_services
@@ -68,13 +69,23 @@ def register(app: typer.Typer) -> None:
         once: Annotated[
             bool, typer.Option(help="Process what is available now, then exit (cron, tests).")
         ] = False,
+        role: Annotated[
+            str,
+            typer.Option(
+                help="all: everything in this process. ingest: connectors -> storage -> queue. "
+                "worker: queue -> scoring -> routing -> outbox, and the sender. ingest and "
+                'worker need \\[queue] backend = "redis" (see docs/scaling.md).'
+            ),
+        ] = "all",
     ) -> None:
         """Run the daemon until SIGTERM/SIGINT (or, with --once, until nothing is left)."""
         cfg = load(config)
         if demo:
             cfg = with_demo(cfg)
         setup_logging(cfg.bot.log_level, cfg.bot.log_format)
-        daemon = Daemon(cfg, services=build_services)
+        if role not in ROLES:
+            raise UserInputError(f"--role {role!r}: use one of {', '.join(ROLES)}")
+        daemon = Daemon(cfg, services=build_services, role=role)
         stats = asyncio.run(daemon.run(once=once))
         print_summary(stats)
 
