@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
+from bot.cli.bench_cmd import register as register_bench
 from bot.cli.common import errors
 from bot.cli.privacy_cmd import register as register_privacy
 from bot.cli.report_cmd import register as register_report
@@ -32,6 +33,7 @@ COMMANDS = (
     register_privacy,
     register_report,
     register_triage,
+    register_bench,
 )
 for register in COMMANDS:
     register(app)

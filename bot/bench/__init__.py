@@ -1,0 +1,1 @@
+"""The pipeline benchmark behind `socialbot bench` (ships with the package)."""
