@@ -63,6 +63,10 @@ class Verdict:
     labels: Counter[str] = field(default_factory=Counter)
     posts: int = 0
     unrecorded_posts: int = 0  # on the platform, unknown to the database: a double post
+    # Two identical replies in one thread (e.g. two "thank you" DMs to one customer), both
+    # posted, both outbox rows recorded against the same post: find_sent cannot tell
+    # identical texts apart. Not a double post; reported, not failed.
+    misattributed: int = 0
     recorded_absent: int = 0  # marked sent, but the platform does not have it
     duplicate_replies: int = 0  # a second reply to the same message
     duplicate_acks: int = 0  # a second acknowledgement in the same thread
@@ -108,6 +112,7 @@ class Verdict:
             f"ticket_errors={self.ticket_errors}",
             f"replies_on_platform={self.posts} unrecorded_posts={self.unrecorded_posts} "
             f"recorded_but_absent={self.recorded_absent} "
+            f"identical_replies_recorded_as_one={self.misattributed} "
             f"duplicate_replies={self.duplicate_replies} "
             f"replies_to_ignored={self.replies_to_ignored}",
             f"outbox_stranded={self.stranded} refused_by_platform: {refused}; "
@@ -145,15 +150,22 @@ def judge(posted: list[str], snap: Snapshot, sent: list[dict[str, Any]]) -> Verd
 
     posts = platform_posts(sent, snap)
     verdict.posts = len(posts)
-    verdict.unrecorded_posts = sum(1 for p in posts if p.outbox is None)
+    claims = Counter(o.sent_external_id for o in snap.outbox if o.sent_external_id)
+    # thread -> purpose of the identical replies recorded against one post there
+    shared = {p.thread: p.outbox.purpose for p in posts if claims[p.id] > 1 and p.outbox}
+    unknown = [p for p in posts if p.outbox is None]
+    verdict.misattributed = sum(1 for p in unknown if p.thread in shared)
+    verdict.unrecorded_posts = len(unknown) - verdict.misattributed
     on_platform = {p.id for p in posts}
     verdict.recorded_absent = sum(
         1 for o in snap.outbox if o.status == "sent" and o.sent_external_id not in on_platform
     )
     per_message = Counter(p.answered for p in posts if p.answered)
     verdict.duplicate_replies = sum(n - 1 for n in per_message.values() if n > 1)
-    # An unrecorded post may be anything, an acknowledgement included: counted as one.
-    acks = Counter(p.thread for p in posts if p.outbox is None or p.outbox.purpose == "ack")
+    # An unrecorded post may be anything, an acknowledgement included: counted as one
+    # (one of identical replies recorded as one has their purpose).
+    purpose = {p.id: p.outbox.purpose if p.outbox else shared.get(p.thread, "?") for p in posts}
+    acks = Counter(p.thread for p in posts if purpose[p.id] in ("ack", "?"))
     verdict.duplicate_acks = sum(n - 1 for n in acks.values() if n > 1)
 
     needing = {r.thread for r in mine if r.label in NEEDS_ACK}

@@ -90,9 +90,21 @@ class DaemonRunner:
     async def command(self, *args: str) -> int:
         return await (await self._spawn(self.workdir / "db-upgrade.log", *args)).wait()
 
+    def log(self) -> Path:
+        return self.workdir / f"daemon-{self.runs:02d}.log"
+
     async def start(self) -> asyncio.subprocess.Process:
         self.runs += 1
-        return await self._spawn(self.workdir / f"daemon-{self.runs:02d}.log", "run")
+        return await self._spawn(self.log(), "run")
+
+    async def up(self, process: asyncio.subprocess.Process, seconds: float = 300.0) -> bool:
+        """Wait until the run has started (migrated, reconciled, signal handlers in place)."""
+        deadline = time.monotonic() + seconds
+        while process.returncode is None and time.monotonic() < deadline:
+            if "socialbot running" in await asyncio.to_thread(self.log().read_text, "utf-8"):
+                return True
+            await asyncio.sleep(0.2)
+        return False
 
 
 @contextlib.contextmanager
@@ -160,11 +172,13 @@ async def kill_loop(runner: DaemonRunner, schedule: Schedule, kills: int, expect
 
 
 async def finish(
-    runner: DaemonRunner, patience: float, progress: Progress, ready: Callable[[], Awaitable[bool]]
+    runner: DaemonRunner, limit: float, progress: Progress, ready: Callable[[], Awaitable[bool]]
 ) -> bool:
     """The last run drains the backlog, then stops cleanly on SIGTERM."""
     process = await runner.start()
-    deadline = time.monotonic() + patience
+    if not await runner.up(process):
+        print(f"final run did not start: see {runner.log()}", flush=True)
+    deadline = time.monotonic() + limit
     drained, last, last_change = False, -1, time.monotonic()
     while time.monotonic() < deadline and process.returncode is None:
         await asyncio.sleep(0.5)

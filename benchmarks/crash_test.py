@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import shutil
 import sys
@@ -238,6 +239,7 @@ async def _run_against(opts: Options, workdir: Path, base_url: str, started: flo
 def report(
     opts: Options, workdir: Path, sent: list[dict[str, Any]], ids: dict[int, str], started: float
 ) -> bool:
+    (workdir / "platform-sent.json").write_text(json.dumps(sent, indent=1), encoding="utf-8")
     snap = load_snapshot(workdir / "crash.sqlite3", "x")
     verdict = judge([ids[i] for i in sorted(ids)], snap, sent)
     for line in verdict.lines():

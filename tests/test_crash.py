@@ -71,6 +71,25 @@ def test_verdict_counts_a_double_post_that_the_database_does_not_know() -> None:
     assert verdict.duplicate_replies == 1
 
 
+def test_verdict_tells_identical_replies_recorded_as_one_from_a_double_post() -> None:
+    """Two identical "thank you" DMs in one conversation, both posted; reconciliation could
+    not tell them apart and recorded both rows against the newer one."""
+    inbound = [
+        InRow(1, "d1", "conv", "processed", "praise"),
+        InRow(2, "d2", "conv", "processed", "praise"),
+    ]
+    outbox = [OutRow(10, 1, "thanks", "sent", "p2"), OutRow(11, 2, "thanks", "sent", "p2")]
+    sent = [
+        {"type": "dm", "dm_event_id": eid, "dm_conversation_id": "conv"} for eid in ("p1", "p2")
+    ]
+    verdict = judge(["d1", "d2"], Snapshot(inbound, outbox, []), sent)
+    assert verdict.misattributed == 1 and verdict.unrecorded_posts == 0 and verdict.ok
+    # One row posted twice (p2, then p2b after a crash): that is a double post.
+    twice = [{"type": "dm", "dm_event_id": e, "dm_conversation_id": "conv"} for e in ("p2", "p2b")]
+    doubled = judge(["d1", "d2"], Snapshot(inbound, outbox[:1], []), twice)
+    assert doubled.unrecorded_posts == 1 and doubled.misattributed == 0 and not doubled.ok
+
+
 def test_verdict_counts_lost_unprocessed_and_unanswered_messages() -> None:
     snap = _snapshot()
     snap.inbound[1] = InRow(2, "t2", "t2", "pending", "")
