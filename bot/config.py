@@ -68,6 +68,9 @@ class QueueSettings(_Section):
     claim_idle_seconds: float = Field(60.0, gt=0)
     max_deliveries: int = Field(5, ge=1)
     dead_letter_stream: str = ""
+    # A reply being sent belongs to its worker this long; if the worker dies, another one
+    # settles it after that (asks the platform, then sends or not).
+    send_lease_seconds: float = Field(300.0, gt=0)
 
 
 class TicketSettings(_Section):

@@ -14,6 +14,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal, Protocol
 
 from bot.config import Config
@@ -88,6 +89,7 @@ class Daemon:
         self.config = config
         self.role = role
         self.storage = Storage.open(config.database_url)
+        self.storage.outbox.lease = timedelta(seconds=config.queue.send_lease_seconds)
         self.connectors = (
             connectors if connectors is not None else build_connectors(config, self.storage.inbound)
         )

@@ -200,7 +200,9 @@ class Sender:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        reconcile_at = loop.time() + RECONCILE_SECONDS
+        # Never less often than half a lease: a dead worker's replies wait about one lease.
+        every = min(RECONCILE_SECONDS, self.outbox.lease.total_seconds() / 2)
+        reconcile_at = loop.time() + every
         while not self._stopping:
             self._wake.clear()
             try:
@@ -208,7 +210,7 @@ class Sender:
                     with attempt:
                         if loop.time() >= reconcile_at:
                             await self.reconcile()
-                            reconcile_at = loop.time() + RECONCILE_SECONDS
+                            reconcile_at = loop.time() + every
                         await self.send_due()  # a locked database must not end the sender
             except Exception:
                 # A bug must not silently end every reply of a long-running daemon: the row

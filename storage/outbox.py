@@ -60,8 +60,9 @@ def _pending(row: OutboxMessage) -> PendingReply:
 
 
 class OutboxRepo:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, lease: timedelta = SENDING_LEASE) -> None:
         self.db = db
+        self.lease = lease
 
     async def claim_due(self, channels: set[str], limit: int = 50) -> list[PendingReply]:
         """Take due replies for the given channels: `sending`, leased to this sender."""
@@ -84,7 +85,7 @@ class OutboxRepo:
             .values(
                 status="sending",
                 attempts=OutboxMessage.attempts + 1,
-                lease_until=now + SENDING_LEASE,
+                lease_until=now + self.lease,
             )
             .returning(OutboxMessage)
             .execution_options(synchronize_session=False)
