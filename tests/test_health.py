@@ -52,7 +52,7 @@ async def test_failing_connector_is_down_others_keep_working_and_health_shows_it
     try:
         await _wait_for(
             lambda: (
-                len(good.sent) == 1
+                good.health().messages_out == 1  # counted once the reply is recorded
                 and holder[0].bound_port is not None
                 and bad.health().state == "down"
             )
