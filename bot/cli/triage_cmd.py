@@ -114,19 +114,30 @@ def train_triage(
     force: bool,
     as_json: bool,
     config_path: Path | None,
+    embeddings: bool = False,
 ) -> None:
-    from responders.triage.train import train  # scikit-learn loads only for this command
+    from responders.triage.train import require_embeddings, train  # sklearn loads only here
 
+    if embeddings:
+        require_embeddings()  # before reading history: fail fast, with the install line
     config = load(config_path)
     settings = triage_settings(config)
     target = out or settings.model_path or DEFAULT_MODEL
     rows = _history(config, from_csv, since)
-    model, cv = train(rows, current=build_scorer(settings), routing=config.routing)
+    model, cv = train(
+        rows, current=build_scorer(settings), routing=config.routing, embeddings=embeddings
+    )
     saved = cv.better or force
     if saved:
         model.save(target)
     if as_json:
-        payload = {**cv.as_dict(), "version": model.version, "saved": saved, "path": str(target)}
+        payload = {
+            **cv.as_dict(),
+            "version": model.version,
+            "features": list(model.features),
+            "saved": saved,
+            "path": str(target),
+        }
         typer.echo(json.dumps(payload))
         return
     table = Table(
@@ -183,9 +194,16 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Save even when not better.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
         config: ConfigOption = None,
+        embeddings: Annotated[
+            bool,
+            typer.Option(
+                "--embeddings",
+                help="Add sentence embeddings to the features (needs the 'embeddings' extra).",
+            ),
+        ] = False,
     ) -> None:
         """Train a model on labelled history; save it only when it beats the current triage."""
-        train_triage(from_csv, out, since, force, as_json, config)
+        train_triage(from_csv, out, since, force, as_json, config, embeddings)
 
 
 __all__: Sequence[str] = ("register",)

@@ -3,7 +3,8 @@
 Word and character n-grams (TF-IDF) feed a logistic regression; its probability is blended
 with the default scorer's, because the hand-written cues know things a few thousand
 examples do not teach. The blend weight and the decision threshold are chosen by
-cross-validation when the model is trained (responders/triage/train.py).
+cross-validation when the model is trained (responders/triage/train.py). With the optional
+`embeddings` extra, sentence vectors join the n-grams (responders/triage/embeddings.py).
 
 A model file is a joblib dump of a plain dict carrying its format marker, version string,
 training date, training-set size and cross-validated figures. joblib files are pickles:
@@ -21,6 +22,7 @@ from typing import Any
 
 import joblib
 import sklearn
+from sklearn.base import TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -43,32 +45,40 @@ def normalise(text: str) -> str:
     return _URL.sub(" http ", text.lower())
 
 
-def build_pipeline(c: float = 3.0) -> Pipeline:
-    """TF-IDF on words (1-2) and characters (2-5 within words) -> logistic regression."""
-    features = FeatureUnion(
-        [
-            (
-                "words",
-                TfidfVectorizer(
-                    preprocessor=normalise,
-                    token_pattern=_TOKENS,
-                    ngram_range=(1, 2),
-                    sublinear_tf=True,
-                    min_df=2,
-                ),
+BASE_FEATURES = ("words", "chars")
+
+
+def build_pipeline(c: float = 3.0, embeddings: TransformerMixin | None = None) -> Pipeline:
+    """TF-IDF on words (1-2) and characters (2-5 within words) -> logistic regression.
+
+    ``embeddings``, a transformer from texts to dense vectors, joins the n-grams as a third
+    block of columns (unscaled: unit-length vectors sit well next to TF-IDF rows).
+    """
+    blocks: list[tuple[str, Any]] = [
+        (
+            "words",
+            TfidfVectorizer(
+                preprocessor=normalise,
+                token_pattern=_TOKENS,
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                min_df=2,
             ),
-            (
-                "chars",
-                TfidfVectorizer(
-                    preprocessor=normalise,
-                    analyzer="char_wb",
-                    ngram_range=(2, 5),
-                    sublinear_tf=True,
-                    min_df=2,
-                ),
+        ),
+        (
+            "chars",
+            TfidfVectorizer(
+                preprocessor=normalise,
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                sublinear_tf=True,
+                min_df=2,
             ),
-        ]
-    )
+        ),
+    ]
+    if embeddings is not None:
+        blocks.append(("embeddings", embeddings))
+    features = FeatureUnion(blocks)
     return Pipeline(
         [("features", features), ("classifier", LogisticRegression(C=c, max_iter=3000))]
     )
@@ -86,6 +96,12 @@ class TriageModel:
     blend: float = 1.0  # weight of the model's probability against the default scorer's
     threshold: float = 0.5  # blended probability from which a message needs a human
     cv: dict[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] = BASE_FEATURES  # + "embeddings" with the optional extra
+    encoder: str | None = None  # the sentence encoder the embeddings came from
+
+    @property
+    def uses_embeddings(self) -> bool:
+        return "embeddings" in self.features
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +114,8 @@ class TriageModel:
             "blend": self.blend,
             "threshold": self.threshold,
             "cv": self.cv,
+            "features": list(self.features),
+            "encoder": self.encoder,
             "sklearn_version": sklearn.__version__,
             "pipeline": self.pipeline,
         }
@@ -124,6 +142,9 @@ class TriageModel:
                 f"{path}: triage model format {data.get('format_version')!r} is not supported "
                 f"(expected {FORMAT_VERSION}); retrain with `socialbot train-triage`"
             )
+        features = tuple(str(f) for f in data.get("features", BASE_FEATURES))
+        if "embeddings" in features:
+            _check_encoder(path, data.get("encoder"))
         if data.get("sklearn_version") != sklearn.__version__:
             log.warning(
                 "triage model %s was trained with scikit-learn %s, running %s",
@@ -140,6 +161,23 @@ class TriageModel:
             blend=float(data.get("blend", 1.0)),
             threshold=float(data.get("threshold", 0.5)),
             cv=dict(data.get("cv", {})),
+            features=features,
+            encoder=data.get("encoder"),
+        )
+
+
+def _check_encoder(path: Path, encoder: object) -> None:
+    """A model built on sentence embeddings needs the same encoder, installed."""
+    from responders.triage.embeddings import ENCODER, available
+
+    if not available():
+        from responders.triage.embeddings import INSTALL_HINT
+
+        raise ConfigError(f"{path} uses sentence embeddings: {INSTALL_HINT}")
+    if encoder != ENCODER:
+        raise ConfigError(
+            f"{path} was trained on {encoder!r} sentence embeddings, this install has "
+            f"{ENCODER!r}; retrain with `socialbot train-triage --embeddings`"
         )
 
 

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
 
 from bot.errors import UserInputError
 from responders.routing import Label, RoutingSettings, classify
 from responders.scoring import Scorer
 from responders.triage.default import DefaultScorer
-from responders.triage.model import TriageModel, build_pipeline
+from responders.triage.model import BASE_FEATURES, TriageModel, build_pipeline
+
+if TYPE_CHECKING:
+    from responders.triage.embeddings import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +105,55 @@ def current_figures(
     return prf(predicted, actual)
 
 
-def model_version(texts: Sequence[str], labels: np.ndarray, when: datetime) -> str:
+def model_version(
+    texts: Sequence[str],
+    labels: np.ndarray,
+    when: datetime,
+    features: Sequence[str] = BASE_FEATURES,
+) -> str:
     """'model-YYYY-MM-DD-<8 hex>': the date and a digest of exactly what it learned from."""
     digest = hashlib.sha256()
+    if tuple(features) != BASE_FEATURES:  # plain models keep the digest they always had
+        digest.update(f"features={','.join(features)}\n".encode())
     for text, label in zip(texts, labels, strict=True):
         digest.update(f"{int(label)}\t{text}\n".encode())
     return f"model-{when:%Y-%m-%d}-{digest.hexdigest()[:8]}"
+
+
+def _pipelines(
+    texts: Sequence[str], embeddings: bool, encoder: Encoder | None
+) -> tuple[Callable[[], Pipeline], Callable[[Pipeline], Pipeline]]:
+    """How to build a pipeline for training, and how to make a fitted one ready to save.
+
+    With embeddings, training looks vectors up in a table encoded once (cross-validation
+    fits six pipelines on the same texts); the saved pipeline encodes for real.
+    """
+    if not embeddings:
+        return build_pipeline, lambda fitted: fitted
+    from responders.triage.embeddings import (
+        PrecomputedEmbeddings,
+        SentenceEmbeddings,
+        encode_once,
+    )
+
+    if encoder is None:
+        require_embeddings()
+    log.info("encoding %d texts with the sentence encoder", len(texts))
+    table = encode_once(texts, encoder)
+
+    def finish(fitted: Pipeline) -> Pipeline:
+        fitted.named_steps["features"].set_params(embeddings=SentenceEmbeddings(encoder))
+        return fitted
+
+    return lambda: build_pipeline(embeddings=PrecomputedEmbeddings(table)), finish
+
+
+def require_embeddings() -> None:
+    """UserInputError naming the extra when `--embeddings` is asked for without it."""
+    from responders.triage.embeddings import INSTALL_HINT, available
+
+    if not available():
+        raise UserInputError(f"--embeddings needs the optional extra: {INSTALL_HINT}")
 
 
 def train(
@@ -114,18 +162,24 @@ def train(
     routing: RoutingSettings | None = None,
     folds: int = 5,
     seed: int = 0,
+    embeddings: bool = False,
+    encoder: Encoder | None = None,
 ) -> tuple[TriageModel, CvFigures]:
-    """Fit a model on every row, with figures from ``folds``-fold cross-validation."""
+    """Fit a model on every row, with figures from ``folds``-fold cross-validation.
+
+    ``embeddings`` adds sentence vectors to the n-grams (optional extra); ``encoder``
+    replaces the packaged sentence encoder (tests).
+    """
     texts = [text for text, _ in rows]
     actual = np.array([bool(label) for _, label in rows], dtype=bool)
     _check(actual, folds)
+    make, finish = _pipelines(texts, embeddings, encoder)
+    features = (*BASE_FEATURES, "embeddings") if embeddings else BASE_FEATURES
     default = DefaultScorer()
     current = current or default
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    log.info("training triage model: %d rows, %d folds", len(texts), folds)
-    learned = cross_val_predict(
-        build_pipeline(), texts, actual, cv=splitter, method="predict_proba"
-    )
+    log.info("training triage model: %d rows, %d folds, %s", len(texts), folds, features)
+    learned = cross_val_predict(make(), texts, actual, cv=splitter, method="predict_proba")
     cues = np.array([default.score(t).complaint for t in texts])
     blend, threshold, model_prf = _choose(learned[:, 1], cues, actual)
     figures = CvFigures(
@@ -138,16 +192,24 @@ def train(
         current_version=current.version,
         current=current_figures(texts, actual, current, routing or RoutingSettings()),
     )
-    pipeline = build_pipeline().fit(texts, actual)
+    pipeline = finish(make().fit(texts, actual))
     now = datetime.now(UTC)
     model = TriageModel(
         pipeline=pipeline,
-        version=model_version(texts, actual, now),
+        version=model_version(texts, actual, now, features),
         trained_at=now.isoformat(timespec="seconds"),
         training_rows=len(texts),
         positives=figures.positives,
         blend=blend,
         threshold=threshold,
         cv=figures.as_dict(),
+        features=features,
+        encoder=_encoder_name() if embeddings else None,
     )
     return model, figures
+
+
+def _encoder_name() -> str:
+    from responders.triage.embeddings import ENCODER
+
+    return ENCODER
