@@ -62,6 +62,18 @@ return added
 _UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError)
 
 
+def connect(url: str) -> Redis:
+    """A client whose every reply has a deadline: a reply lost with a cancelled blocking read
+    raises (and is retried) instead of hanging the caller forever."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=5,
+        socket_timeout=BLOCK_MS / 1000 + 10,
+    )
+
+
 def default_consumer() -> str:
     """Unique per process: a restarted worker is a new consumer; the old one's work is claimed."""
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -119,9 +131,8 @@ class RedisQueue:
     @classmethod
     def from_settings(cls, settings: QueueSettings, *, consumer: str | None = None) -> RedisQueue:
         url = os.environ.get(REDIS_URL_ENV) or settings.redis_url
-        client = Redis.from_url(url, decode_responses=True, health_check_interval=30)
         return cls(
-            client,
+            connect(url),
             stream=settings.stream,
             group=settings.group,
             consumer=consumer,
@@ -319,6 +330,9 @@ class RedisQueue:
     async def close(self) -> None:
         """Leave the group tidy (our consumer, when it holds nothing) and disconnect."""
         try:
+            # Fresh connections: a worker cancelled in a blocking read may have left one
+            # waiting for that read's reply.
+            await self.client.connection_pool.disconnect()
             if self._group_ready:
                 pending = await self.client.xpending_range(
                     self.stream, self.group, min="-", max="+", count=1, consumername=self.consumer

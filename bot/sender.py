@@ -175,6 +175,7 @@ class Sender:
         mark = partial(self.outbox.mark_sent_many, accepted)
         await self._record("recording sent replies", mark)
         for item, ref in accepted:
+            self.stats.replies_sent[item.purpose] += 1  # recorded replies: once marked sent
             log.info(
                 "sent outbox=%s purpose=%s channel=%s external_id=%s",
                 item.outbox_id,
@@ -241,9 +242,7 @@ class Sender:
             log.exception("send outbox=%s: unexpected error", item.outbox_id)
             await self._retry(item, f"{type(exc).__name__}: {exc}", backoff(item.attempts))
         else:
-            # Counted when the platform accepted it (the outbox row is marked in a batch).
-            health.messages_out += 1
-            self.stats.replies_sent[item.purpose] += 1
+            health.messages_out += 1  # platform traffic: counted as the platform accepts it
             return ref
         return None
 

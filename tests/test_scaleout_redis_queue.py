@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.queue import Job
-from bot.redis_queue import RedisQueue
+from bot.redis_queue import RedisQueue, connect
 from tests.support.services import need_tcp
 
 URL = "redis://127.0.0.1:6379/0"
@@ -40,7 +40,7 @@ async def make_queue(prefix: str) -> AsyncIterator[QueueFactory]:
         settings: dict[str, object] = {"maxsize": 1000, "claim_idle_seconds": 60.0}
         settings.update(options)
         queue = RedisQueue(
-            Redis.from_url(URL, decode_responses=True),
+            connect(URL),
             stream=f"{prefix}:inbound",
             group="workers",
             consumer=consumer,
