@@ -32,7 +32,14 @@ from responders.scoring import Scores
 from storage.bulk import advisory_locks, chunks, lock_key, table_of
 from storage.csat import take_csat_answer
 from storage.db import Database
-from storage.decisions_plan import BatchPlan, RowFacts, TicketIndex
+from storage.decisions_plan import (
+    AUTOMATIC_REPLIES,
+    BatchPlan,
+    ReplyKey,
+    RowFacts,
+    TicketIndex,
+    reply_key,
+)
 from storage.models import Event, Interaction, OutboxMessage, Ticket, now_utc
 
 log = logging.getLogger(__name__)
@@ -214,26 +221,28 @@ async def _candidate_tickets(
 
 async def _recent_acks(
     session: AsyncSession, rows: list[RowFacts], cooldown: timedelta
-) -> dict[tuple[str, str], datetime]:
-    """When each thread of the batch was last acknowledged, within the cool-down."""
+) -> dict[ReplyKey, datetime]:
+    """When each customer of the batch last got an automatic reply per thread (cool-down)."""
     since = now_utc() - cooldown
     outbox = table_of(OutboxMessage)
-    found: dict[tuple[str, str], datetime] = {}
+    found: dict[ReplyKey, datetime] = {}
     by_channel: dict[str, set[str]] = {}
     for row in rows:
         by_channel.setdefault(row.channel, set()).add(row.thread)
     for channel, threads in by_channel.items():
         for part in chunks(sorted(threads)):
             result = await session.execute(
-                select(outbox.c.thread, outbox.c.created_at).where(
+                select(
+                    outbox.c.thread, outbox.c.recipient_id, outbox.c.purpose, outbox.c.created_at
+                ).where(
                     outbox.c.channel == channel,
                     outbox.c.thread.in_(part),
-                    outbox.c.purpose == "ack",
+                    outbox.c.purpose.in_(AUTOMATIC_REPLIES),
                     outbox.c.created_at >= since,
                 )
             )
-            for thread, created in result:
-                key = (channel, thread)
+            for thread, recipient, purpose, created in result:
+                key = reply_key(channel, thread, recipient, purpose)
                 found[key] = max(created, found.get(key, created))
     return found
 

@@ -105,11 +105,21 @@ class _Entry:
     outbox_row: dict[str, Any] | None = None
 
 
+# (channel, thread, customer's platform id, purpose): several customers can share a public
+# thread, and each is acknowledged (or thanked) once per cool-down.
+ReplyKey = tuple[str, str, str, str]
+AUTOMATIC_REPLIES = ("ack", "thanks")
+
+
+def reply_key(channel: str, thread: str, author_id: object, purpose: str) -> ReplyKey:
+    return (channel, thread, str(author_id or ""), purpose)
+
+
 class BatchPlan:
     def __init__(
         self,
         tickets: TicketIndex,
-        recent_acks: dict[tuple[str, str], datetime],
+        recent_acks: dict[ReplyKey, datetime],
         open_statuses: tuple[str, ...],
     ) -> None:
         self.tickets = tickets
@@ -140,12 +150,14 @@ class BatchPlan:
         }
         entry.events.append(("bot", "scored", scored))
         template = decision.reply_template
-        # A follow-up in a thread already acknowledged gets no second acknowledgement.
+        # A follow-up in a thread already acknowledged gets no second acknowledgement, and a
+        # customer gets the same automatic reply in one thread once per cool-down.
         wants_reply = template is not None and (not entry.joined or entry.reopened)
-        if wants_reply and not self._acked_recently(row, data.ack_cooldown):
-            entry.template = template
-            if template == "ack":
-                self.acks[(row.channel, row.thread)] = now_utc()
+        if template is not None and wants_reply:
+            key = reply_key(row.channel, row.thread, row.meta.get("author_id"), template)
+            if not self._replied_recently(key, data.ack_cooldown):
+                entry.template = template
+                self.acks[key] = now_utc()
 
     def record_csat(self, row: RowFacts, data: DecisionInput, ticket_id: int | None) -> None:
         """The message answered a survey (storage.csat wrote the answer on the ORM rows)."""
@@ -172,8 +184,8 @@ class BatchPlan:
         self.tickets.add_new(ticket)
         return ticket
 
-    def _acked_recently(self, row: RowFacts, cooldown: timedelta) -> bool:
-        last = self.acks.get((row.channel, row.thread))
+    def _replied_recently(self, key: ReplyKey, cooldown: timedelta) -> bool:
+        last = self.acks.get(key)
         return last is not None and last >= now_utc() - cooldown
 
     def _ticket_id(self, entry: _Entry) -> int | None:

@@ -267,3 +267,25 @@ async def test_our_reply_read_back_before_it_is_marked_sent_is_linked(tmp_path: 
     assert len(fake.sent) == 1
     assert await count_rows(config, OutboxMessage, status="sent") == 1
     assert await count_rows(config, Interaction, direction="out", label="ack") == 1
+
+
+async def test_each_customer_in_a_shared_thread_is_acknowledged(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    fake = FakeConnector()
+    fake.push(
+        message("My order is late", id="s1", thread="brand-post", author="ann"),
+        message("Mine is broken", id="s2", thread="brand-post", author="ben"),
+        message("still late!!", id="s3", thread="brand-post", author="ann"),
+    )
+    await run_once(config, [fake], StubScorer())
+    assert sorted(s.in_reply_to or "" for s in fake.sent) == ["s1", "s2"]
+
+
+async def test_praise_twice_in_a_thread_is_thanked_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    fake = FakeConnector()
+    fake.push(message("I love it", id="l1", thread="t"))
+    await run_once(config, [fake], StubScorer())
+    fake.push(message("Really, I love it, thanks", id="l2", thread="t"))
+    await run_once(config, [fake], StubScorer())
+    assert [s.in_reply_to for s in fake.sent] == ["l1"]
