@@ -22,8 +22,8 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
@@ -41,11 +41,13 @@ if TYPE_CHECKING:
     from bot.config import QueueSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 REDIS_URL_ENV = "SOCIALBOT_REDIS_URL"  # wins over [queue] redis_url: it may hold a password
 FIELD = "id"
-BLOCK_MS = 500  # one XREADGROUP waits at most this long, then claims are checked again
+IDLE_WAIT_MAX = 0.05  # an empty stream is read again after at most this long
 FULL_WAIT_MAX = 0.2  # longest single wait for room in a full stream
+REPLY_DEADLINE = 10.0  # seconds for any single Redis reply
 
 # Admit as many ids as there is room for under the bound, atomically (several producers).
 _ADMIT = """
@@ -70,7 +72,7 @@ def connect(url: str) -> Redis:
         decode_responses=True,
         health_check_interval=30,
         socket_connect_timeout=5,
-        socket_timeout=BLOCK_MS / 1000 + 10,
+        socket_timeout=REPLY_DEADLINE,
     )
 
 
@@ -127,6 +129,7 @@ class RedisQueue:
         self._next_claim = 0.0
         self._claim_cursor = "0-0"
         self._inflight: set[str] = set()  # delivered to this consumer, not yet done/failed
+        self._steps: set[asyncio.Task[Any]] = set()  # shielded reads still running
 
     @classmethod
     def from_settings(cls, settings: QueueSettings, *, consumer: str | None = None) -> RedisQueue:
@@ -148,8 +151,10 @@ class RedisQueue:
         )
 
     async def ensure_group(self) -> None:
-        if self._group_ready:
-            return
+        if not self._group_ready:
+            await self._shielded(self._create_group())
+
+    async def _create_group(self) -> None:
         try:
             await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except redis_errors.ResponseError as exc:
@@ -168,7 +173,7 @@ class RedisQueue:
         remaining = [str(i) for i in interaction_ids]
         wait = 0.005
         while remaining:
-            added = await self._admit_some(remaining)
+            added = await self._shielded(self._admit_some(remaining))
             remaining = remaining[added:]
             if remaining:
                 await asyncio.sleep(wait)  # full: backpressure reaches the connector
@@ -190,24 +195,45 @@ class RedisQueue:
         return (await self.get_many(1))[0]
 
     async def get_many(self, limit: int) -> list[Job]:
-        """New entries for this consumer, or entries of dead consumers taken over."""
+        """New entries for this consumer, or entries of dead consumers taken over.
+
+        Reads do not BLOCK in Redis: an empty stream is polled again after a short sleep
+        (5 ms doubling to 50 ms). Cancelling a task blocked in XREADGROUP could leave
+        redis-py's connection waiting forever (seen with redis-py 8 and Redis 7.0); a
+        cancelled sleep cannot, and each short read is shielded so it always completes.
+        """
         await self.ensure_group()
+        wait = 0.005
         while True:
             if time.monotonic() >= self._next_claim:
                 self._next_claim = time.monotonic() + self._claim_every
-                claimed = await self._claim(limit)
+                claimed = await self._jobs(await self._shielded(self._claim(limit)))
                 if claimed:
                     return claimed
-            async for attempt in _retrying():
-                with attempt:
-                    reply = await self.client.xreadgroup(
-                        self.group, self.consumer, {self.stream: ">"}, count=limit, block=BLOCK_MS
-                    )
-            jobs = await self._jobs(_entries(reply))
+            entries = await self._shielded(self._read(limit))
+            jobs = await self._jobs(entries)
             if jobs:
                 return jobs
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, IDLE_WAIT_MAX)
 
-    async def _claim(self, limit: int) -> list[Job]:
+    async def _shielded(self, step: Coroutine[Any, Any, T]) -> T:
+        """Run one Redis step to its end even if the caller is cancelled meanwhile (its
+        entries then stay pending for this consumer and are claimed like a dead one's)."""
+        task = asyncio.create_task(step)
+        self._steps.add(task)
+        task.add_done_callback(self._steps.discard)
+        return await asyncio.shield(task)
+
+    async def _read(self, limit: int) -> list[tuple[str, dict[str, str]]]:
+        async for attempt in _retrying():
+            with attempt:
+                reply = await self.client.xreadgroup(
+                    self.group, self.consumer, {self.stream: ">"}, count=limit
+                )
+        return _entries(reply)
+
+    async def _claim(self, limit: int) -> list[tuple[str, dict[str, str]]]:
         """XAUTOCLAIM entries idle too long (their consumer died or failed on them)."""
         async for attempt in _retrying():
             with attempt:
@@ -233,7 +259,7 @@ class RedisQueue:
             await self._dead_letter(dead, deliveries)
         if fresh:
             log.info("claimed %d entr(ies) idle for %d ms", len(fresh), self.claim_idle_ms)
-        return await self._jobs(fresh)
+        return fresh
 
     async def _deliveries(self, entry_ids: list[str]) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)
@@ -294,13 +320,16 @@ class RedisQueue:
             return
         ids = [job.token for job in jobs]
         self._inflight.difference_update(ids)
+        await self._shielded(self._ack(ids))
+        self._depth = max(0, self._depth - len(ids))
+
+    async def _ack(self, ids: list[str]) -> None:
         async for attempt in _retrying():
             with attempt:
                 pipe = self.client.pipeline(transaction=True)
                 pipe.xack(self.stream, self.group, *ids)
                 pipe.xdel(self.stream, *ids)
                 await pipe.execute()
-        self._depth = max(0, self._depth - len(ids))
 
     async def failed(self, jobs: Sequence[Job]) -> None:
         """Leave them pending: claimed again after the idle time, dead-lettered at the limit."""
@@ -318,10 +347,14 @@ class RedisQueue:
             await asyncio.sleep(0.05)
 
     async def length(self) -> int:
+        self._depth = await self._shielded(self._xlen())
+        return self._depth
+
+    async def _xlen(self) -> int:
         async for attempt in _retrying():
             with attempt:
-                self._depth = int(await self.client.xlen(self.stream))
-        return self._depth
+                return int(await self.client.xlen(self.stream))
+        raise AssertionError("unreachable")
 
     def depth(self) -> int:
         """Last known stream length (refreshed by put, done and join)."""
@@ -330,9 +363,8 @@ class RedisQueue:
     async def close(self) -> None:
         """Leave the group tidy (our consumer, when it holds nothing) and disconnect."""
         try:
-            # Fresh connections: a worker cancelled in a blocking read may have left one
-            # waiting for that read's reply.
-            await self.client.connection_pool.disconnect()
+            if self._steps:  # reads whose caller was cancelled: let them finish first
+                await asyncio.wait(self._steps, timeout=REPLY_DEADLINE)
             if self._group_ready:
                 pending = await self.client.xpending_range(
                     self.stream, self.group, min="-", max="+", count=1, consumername=self.consumer
