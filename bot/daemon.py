@@ -130,6 +130,7 @@ class Daemon:
     async def start(self) -> None:
         if self.config.bot.auto_migrate:
             await self.storage.db.upgrade()
+        await self.worker.scoring.start()
         if self.role != "ingest":  # replies are the workers' business
             # An in-process queue means one daemon, the only sender: every row left `sending`
             # is a dead process's, even while its lease still runs (a quick restart).

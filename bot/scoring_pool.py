@@ -28,6 +28,10 @@ _child_scorer: Scorer | None = None
 class Scoring(Protocol):
     version: str
 
+    async def start(self) -> None:
+        """Be ready before the first batch (a pool spawns and loads its scorers here)."""
+        ...
+
     async def score_many(self, texts: Sequence[str]) -> list[Scores]: ...
 
     def close(self) -> None: ...
@@ -39,6 +43,9 @@ class InlineScoring:
     def __init__(self, scorer: Scorer) -> None:
         self.scorer = scorer
         self.version = scorer.version
+
+    async def start(self) -> None:
+        return None
 
     async def score_many(self, texts: Sequence[str]) -> list[Scores]:
         return [self.scorer.score(text) for text in texts]
@@ -71,6 +78,14 @@ class PoolScoring:
             initargs=(scorer,),
         )
         log.info("scoring in %d child process(es) with %s", processes, scorer.version)
+
+    async def start(self) -> None:
+        """Spawn every child now (seconds each: imports, lexicons), not on the first batch."""
+        loop = asyncio.get_running_loop()
+        warm = ["warm up"] * self.processes
+        await asyncio.gather(
+            *(loop.run_in_executor(self._pool, _score_chunk, [text]) for text in warm)
+        )
 
     async def score_many(self, texts: Sequence[str]) -> list[Scores]:
         loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ from storage.db import Database
 from storage.decisions_plan import (
     AUTOMATIC_REPLIES,
     BatchPlan,
+    NewTicket,
     ReplyKey,
     RowFacts,
     TicketIndex,
@@ -144,8 +145,8 @@ class DecisionRepo:
             if row.customer_id in surveyed and await self._csat_answer(session, row, data, plan):
                 continue
             plan.decide(row, data)
-        session.add_all(plan.tickets.created)
-        await session.flush()  # new tickets get their ids; state changes written
+        await session.flush()  # state changes of existing tickets (ORM) written
+        await _insert_tickets(session, plan.tickets.created)
         return plan
 
     async def _csat_answer(
@@ -217,6 +218,19 @@ async def _candidate_tickets(
         )
         found.update((t.id, t) for t in await session.scalars(query))
     return list(found.values())
+
+
+async def _insert_tickets(session: AsyncSession, created: list[NewTicket]) -> None:
+    """The batch's new tickets in one INSERT; their ids come back in the same order."""
+    if not created:
+        return
+    tickets = table_of(Ticket)
+    result = await session.execute(
+        tickets.insert().returning(tickets.c.id, sort_by_parameter_order=True),
+        [ticket.values for ticket in created],
+    )
+    for ticket, ticket_id in zip(created, result.scalars(), strict=True):
+        ticket.id = ticket_id
 
 
 async def _recent_acks(

@@ -51,30 +51,68 @@ class RowFacts:
         )
 
 
+@dataclass(eq=False)
+class NewTicket:
+    """A ticket opened by this batch: a plain row until the batch inserts it (set-based).
+
+    It is open with a running clock, so a later message of the batch joining it changes
+    only ``updated_at`` — what storage.sla.to_company does to such a ticket.
+    """
+
+    values: dict[str, Any]
+    id: int | None = None
+
+    @property
+    def channel(self) -> str:
+        return str(self.values["channel"])
+
+    @property
+    def thread(self) -> str:
+        return str(self.values["thread"])
+
+    @property
+    def customer_id(self) -> int | None:
+        return self.values["customer_id"]  # type: ignore[no-any-return]
+
+    @property
+    def status(self) -> str:
+        return str(self.values["status"])
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.values["updated_at"]  # type: ignore[no-any-return]
+
+    def joined(self, now: datetime) -> None:
+        self.values["updated_at"] = now
+
+
+AnyTicket = Ticket | NewTicket
+
+
 class TicketIndex:
     """Candidate tickets (loaded for the batch, then the batch's new ones), newest last."""
 
     def __init__(self, existing: list[Ticket]) -> None:
         self._order: dict[int, tuple[int, int]] = {}  # id(ticket) -> (new?, id or sequence)
-        self._by_thread: dict[tuple[str, str, int | None], list[Ticket]] = {}
-        self._by_customer: dict[int | None, list[Ticket]] = {}
-        self.created: list[Ticket] = []
+        self._by_thread: dict[tuple[str, str, int | None], list[AnyTicket]] = {}
+        self._by_customer: dict[int | None, list[AnyTicket]] = {}
+        self.created: list[NewTicket] = []
         for ticket in sorted(existing, key=lambda t: t.id):
             self._add(ticket, (0, ticket.id))
 
-    def _add(self, ticket: Ticket, order: tuple[int, int]) -> None:
+    def _add(self, ticket: AnyTicket, order: tuple[int, int]) -> None:
         self._order[id(ticket)] = order
         key = (ticket.channel, ticket.thread, ticket.customer_id)
         self._by_thread.setdefault(key, []).append(ticket)
         self._by_customer.setdefault(ticket.customer_id, []).append(ticket)
 
-    def add_new(self, ticket: Ticket) -> None:
+    def add_new(self, ticket: NewTicket) -> None:
         self.created.append(ticket)
         self._add(ticket, (1, len(self.created)))
 
     def find(
         self, row: RowFacts, window: timedelta, open_statuses: tuple[str, ...]
-    ) -> Ticket | None:
+    ) -> AnyTicket | None:
         """The ticket this message continues: same customer, same thread, or recently."""
         same_thread = self._by_thread.get((row.channel, row.thread, row.customer_id))
         if same_thread:
@@ -94,7 +132,7 @@ class TicketIndex:
 class _Entry:
     row: RowFacts
     data: DecisionInput
-    ticket: Ticket | None = None
+    ticket: AnyTicket | None = None
     opened: bool = False
     joined: bool = False
     reopened: bool = False
@@ -136,7 +174,10 @@ class BatchPlan:
         if existing is not None and (decision.open_ticket or existing.status in self.open_statuses):
             # Back with the company; the scheduler (it has the calendar) restarts a paused clock.
             entry.ticket, entry.joined = existing, True
-            entry.reopened = to_company(existing, now_utc(), None)
+            if isinstance(existing, NewTicket):
+                existing.joined(now_utc())
+            else:
+                entry.reopened = to_company(existing, now_utc(), None)
             kind = "reopened_by_customer" if entry.reopened else "customer_followup"
             entry.events.append(("customer", kind, {}))
         elif decision.open_ticket:
@@ -165,21 +206,22 @@ class BatchPlan:
         self.entries.append(entry)
         self._csat_ticket_ids[row.id] = ticket_id
 
-    def _open(self, row: RowFacts, data: DecisionInput) -> Ticket:
+    def _open(self, row: RowFacts, data: DecisionInput) -> NewTicket:
         decision = data.decision
-        ticket = Ticket(
-            customer_id=row.customer_id,
-            origin_interaction_id=row.id,
-            channel=row.channel,
-            thread=row.thread,
-            priority=decision.priority,
-            label=str(decision.label),
-            topic=data.scores.topic,
-            opened_at=row.received_at,
-            first_response_due_at=data.due_at(row.received_at),
-            # Set now, not at flush: later messages of the batch look at them.
-            status="open",
-            updated_at=now_utc(),
+        ticket = NewTicket(
+            {
+                "customer_id": row.customer_id,
+                "origin_interaction_id": row.id,
+                "channel": row.channel,
+                "thread": row.thread,
+                "priority": decision.priority,
+                "label": str(decision.label),
+                "topic": data.scores.topic,
+                "opened_at": row.received_at,
+                "first_response_due_at": data.due_at(row.received_at),
+                "status": "open",
+                "updated_at": now_utc(),
+            }
         )
         self.tickets.add_new(ticket)
         return ticket

@@ -39,7 +39,8 @@ class PendingReply:
     reply: Outbound
 
 
-def _to_outbound(row: OutboxMessage) -> Outbound:
+def _to_outbound(row: Any) -> Outbound:
+    """From an ORM row or a Core row of the outbox (same attribute names)."""
     return Outbound(
         channel=row.channel,
         kind=Kind(row.kind),
@@ -53,7 +54,7 @@ def _to_outbound(row: OutboxMessage) -> Outbound:
     )
 
 
-def _pending(row: OutboxMessage) -> PendingReply:
+def _pending(row: Any) -> PendingReply:
     return PendingReply(
         row.id, row.purpose, row.ticket_id, row.attempts, row.actor, _to_outbound(row)
     )
@@ -87,11 +88,11 @@ class OutboxRepo:
                 attempts=OutboxMessage.attempts + 1,
                 lease_until=now + self.lease,
             )
-            .returning(OutboxMessage)
+            .returning(*table_of(OutboxMessage).c)  # plain rows: no ORM objects to build
             .execution_options(synchronize_session=False)
         )
         async with self.db.transaction() as session:
-            rows = list(await session.scalars(claim))
+            rows = list(await session.execute(claim))
         return [_pending(row) for row in sorted(rows, key=lambda r: r.id)]
 
     async def in_doubt(self, *, leased_too: bool = False) -> list[PendingReply]:
