@@ -221,16 +221,21 @@ async def _candidate_tickets(
 
 
 async def _insert_tickets(session: AsyncSession, created: list[NewTicket]) -> None:
-    """The batch's new tickets in one INSERT; their ids come back in the same order."""
+    """The batch's new tickets in one multi-row INSERT.
+
+    Ids are matched back by the opening message (one new ticket per message), not by
+    order: asking SQLAlchemy for parameter order makes it insert row by row on SQLite.
+    """
     if not created:
         return
     tickets = table_of(Ticket)
     result = await session.execute(
-        tickets.insert().returning(tickets.c.id, sort_by_parameter_order=True),
+        tickets.insert().returning(tickets.c.id, tickets.c.origin_interaction_id),
         [ticket.values for ticket in created],
     )
-    for ticket, ticket_id in zip(created, result.scalars(), strict=True):
-        ticket.id = ticket_id
+    ids = {origin: ticket_id for ticket_id, origin in result}
+    for ticket in created:
+        ticket.id = ids[ticket.values["origin_interaction_id"]]
 
 
 async def _recent_acks(
