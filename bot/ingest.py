@@ -37,7 +37,7 @@ from storage.inbound import InboundRepo
 log = logging.getLogger(__name__)
 
 AUTH_RETRY_SECONDS = 300.0
-BATCH = 256  # most items stored in one transaction
+BATCH = 128  # most items stored in one transaction (and read ahead of storage)
 _exponential = wait_exponential_jitter(initial=1, max=300, jitter=2)
 
 

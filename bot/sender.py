@@ -88,6 +88,7 @@ class Sender:
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._marking: asyncio.Task[None] | None = None  # the batch being marked sent
         self._stopping = False
         # The connector's own pace (under the platform's documented limits) unless the config
         # overrides it per connector ([bot] send_rate_overrides: a higher API tier, a test).
@@ -145,7 +146,8 @@ class Sender:
 
         Accepted replies are marked sent together (one transaction per ``MARK_BATCH`` or
         ``MARK_SECONDS``), not one by one: a crash in between leaves them `sending`, which
-        reconciliation settles with ``find_sent`` exactly as for a single reply.
+        reconciliation settles with ``find_sent`` exactly as for a single reply. Marking runs
+        beside the next claim (one batch at a time), so new replies do not queue behind it.
         """
         tried = 0
         loop = asyncio.get_running_loop()
@@ -164,10 +166,22 @@ class Sender:
                 first_at = first_at if accepted else loop.time()
                 accepted.append((item, ref))
                 if len(accepted) >= MARK_BATCH or loop.time() - first_at > MARK_SECONDS:
-                    await self._mark_sent(accepted)
+                    await self._mark_later(accepted)
                     accepted = []
-            await self._mark_sent(accepted)
+            await self._mark_later(accepted)
         return tried
+
+    async def _mark_later(self, accepted: list[tuple[PendingReply, SentRef]]) -> None:
+        if not accepted:
+            return
+        await self.settle_marks()  # at most one batch being marked: order kept, memory bounded
+        self._marking = asyncio.create_task(self._mark_sent(accepted), name="sender-mark")
+
+    async def settle_marks(self) -> None:
+        """Wait until every accepted reply is recorded as sent."""
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            await marking
 
     async def _mark_sent(self, accepted: list[tuple[PendingReply, SentRef]]) -> None:
         if not accepted:
@@ -191,13 +205,16 @@ class Sender:
         """Send until nothing is due (for --once and shutdown), for at most ``seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while loop.time() < deadline:
-            if await self.send_due():
-                continue
-            paced = self._paced()
-            if not paced or not await self.outbox.pending_count(paced, due_only=True):
-                return  # nothing due, and nothing held back by our own pacing
-            await asyncio.sleep(0.2)
+        try:
+            while loop.time() < deadline:
+                if await self.send_due():
+                    continue
+                paced = self._paced()
+                if not paced or not await self.outbox.pending_count(paced, due_only=True):
+                    return  # nothing due, and nothing held back by our own pacing
+                await asyncio.sleep(0.2)
+        finally:
+            await self.settle_marks()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -220,6 +237,7 @@ class Sender:
                 log.exception("sender: unexpected error; carrying on with the other replies")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        await self.settle_marks()
 
     async def _send(self, item: PendingReply) -> SentRef | None:
         """The platform's reference when it accepted the reply (marked by the caller)."""
