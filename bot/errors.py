@@ -53,3 +53,9 @@ class RateLimited(TransientError):
 
 class AuthError(ConnectorError):
     """Credentials are missing, expired or refused: retrying will not help."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A user's input quoted in an error message: repr'd (one line) and cut to ``limit``."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import NotFound, UserInputError
+from bot.errors import NotFound, UserInputError, shown
 from responders.calendar import BusinessCalendar
 from responders.canned import Recipient
 from storage import sla
@@ -194,7 +194,7 @@ class TicketRepo:
     async def resolve(self, ticket_id: int, resolution: str, actor: str) -> None:
         if resolution not in RESOLUTIONS:
             raise UserInputError(
-                f"unknown resolution {resolution!r}; use one of: {', '.join(RESOLUTIONS)}"
+                f"unknown resolution {shown(resolution)}; use one of: {', '.join(RESOLUTIONS)}"
             )
         async with self.db.transaction() as session:
             ticket = await _ticket(session, ticket_id)
@@ -257,7 +257,7 @@ class TicketRepo:
     async def label(self, ticket_id: int, label: str, actor: str) -> str:
         """A person's correction of the complaint label (marketing's reports read it)."""
         if label not in LABELS:
-            raise UserInputError(f"unknown label {label!r}; use one of: {', '.join(LABELS)}")
+            raise UserInputError(f"unknown label {shown(label)}; use one of: {', '.join(LABELS)}")
         async with self.db.transaction() as session:
             ticket = await _ticket(session, ticket_id)
             origin = await session.get(Interaction, ticket.origin_interaction_id)

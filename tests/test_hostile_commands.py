@@ -152,3 +152,15 @@ def test_reddit_parser_only_raises_what_the_connector_skips(thing: Any) -> None:
     ctx = ParseContext.create("reddit", "us", ["AutoModerator"])
     with contextlib.suppress(MalformedPayload):
         inbox_item(thing, ctx)
+
+
+def test_errors_quote_hostile_input_short_and_on_one_line() -> None:
+    """Found by the property test above: a huge duration was echoed whole in the error."""
+    import pytest
+
+    from bot.desk.handlers import parse_duration
+
+    with pytest.raises(BotError) as info:
+        parse_duration("👨‍👩‍👧‍👦" * 50 + "\n2h")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 120 and "is not a duration" in message

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.desk.guards import Actor
 from bot.desk.settings import DeskSettings
-from bot.errors import UserInputError
+from bot.errors import UserInputError, shown
 from responders.canned import render, values_for
 from storage.tickets import TicketRepo, TicketSummary
 
@@ -88,7 +88,7 @@ def parse_duration(value: str | None) -> timedelta:
     text = (value or "").strip().lower().replace(" ", "")
     parts = _DURATION.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
-        raise UserInputError(f"{value!r} is not a duration like 2h, 30m, 1d or 1h30m")
+        raise UserInputError(f"{shown(value)} is not a duration like 2h, 30m, 1d or 1h30m")
     total = sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
     if total <= timedelta(0) or total > MAX_SNOOZE:
         raise UserInputError("snooze between 1 minute and 30 days")
@@ -160,7 +160,7 @@ async def canned(ctx: DeskContext, actor: Actor, args: Args) -> Reply:
     template = saved.get((args.name or "").strip())
     if template is None:
         known = ", ".join(sorted(saved)) or "none configured under [desk.canned]"
-        raise UserInputError(f"no saved reply {args.name!r}; known: {known}")
+        raise UserInputError(f"no saved reply {shown(args.name)}; known: {known}")
     who = await ctx.tickets.recipient(number)
     values = values_for(who, ticket=number, company=ctx.company, agent=actor.name)
     text = render(template, values, ctx.limit_for(who.channel))
