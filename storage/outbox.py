@@ -266,7 +266,16 @@ async def _write_marks(
             for row in rows
         ],
     )
-    ticketed = [row for row in rows if row.ticket_id is not None]
+    # One UPDATE per ticket, in ticket order: two senders (processes) marking replies of the
+    # same tickets then lock them in the same order and cannot deadlock.
+    ticketed: dict[int, tuple[bool, bool]] = {}
+    for row in rows:
+        if row.ticket_id is not None:
+            ack, first = ticketed.get(row.ticket_id, (False, False))
+            ticketed[row.ticket_id] = (
+                ack or row.purpose == "ack",
+                first or row.purpose == "agent_reply",
+            )
     if ticketed:
         # First acknowledgement / first human response win; later ones change nothing.
         await session.execute(
@@ -283,11 +292,11 @@ async def _write_marks(
             ),
             [
                 {
-                    "b_id": row.ticket_id,
-                    "b_ack": now if row.purpose == "ack" else None,
-                    "b_first": now if row.purpose == "agent_reply" else None,
+                    "b_id": ticket_id,
+                    "b_ack": now if ack else None,
+                    "b_first": now if first else None,
                 }
-                for row in ticketed
+                for ticket_id, (ack, first) in sorted(ticketed.items())
             ],
         )
     events = [
