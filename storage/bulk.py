@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,8 +58,3 @@ async def advisory_locks(session: AsyncSession, db: Database, keys: Iterable[int
             text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) k"),
             {"keys": ordered},
         )
-
-
-def by_id(column: str = "id") -> Any:
-    """The bound parameter an executemany UPDATE uses to address each row."""
-    return bindparam(f"b_{column}")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.config import Config
+from bot.config import Config, parse_config
 from bot.daemon import Daemon
 from bot.errors import ConfigError
 from storage.models import Interaction, OutboxMessage
@@ -28,6 +30,14 @@ async def stream_length(config: Config) -> int:
         return int(await client.xlen(config.queue.stream))
     finally:
         await client.aclose()
+
+
+def test_the_scaling_example_config_is_valid() -> None:
+    root = Path(__file__).resolve().parent.parent
+    raw = tomllib.loads((root / "docs" / "scaling.example.toml").read_text(encoding="utf-8"))
+    config = parse_config(raw, "docs/scaling.example.toml")
+    assert config.queue.backend == "redis" and config.queue.maxsize == 300
+    assert config.database_url.startswith("postgresql://") or "SOCIALBOT_DATABASE_URL" in os.environ
 
 
 def test_a_split_role_needs_a_shared_queue(tmp_path: Path) -> None:

@@ -72,6 +72,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[
             int, typer.Option(help="[bot] workers (batches in flight per process).")
         ] = 2,
+        queue_maxsize: Annotated[int, typer.Option(help="[queue] maxsize.")] = 300,
+        batch_size: Annotated[int, typer.Option(help="[queue] batch_size.")] = 100,
         scorer: Annotated[
             str, typer.Option(help="[triage] scorer: default or textblob.")
         ] = "default",
@@ -91,6 +93,8 @@ def register(app: typer.Typer) -> None:
             worker_processes=workers_processes,
             scoring_processes=scoring_processes,
             workers=workers,
+            queue_maxsize=queue_maxsize,
+            batch_size=batch_size,
             scorer=cast(Literal["default", "textblob"], scorer),
             seed=seed,
         )
