@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from array import array
 from multiprocessing.synchronize import Event as EventType
@@ -44,7 +45,11 @@ def run_with_worker_processes(
     ready: multiprocessing.Queue[int] = ctx.Queue()
     results: multiprocessing.Queue[bytes] = ctx.Queue()
     workers = [
-        ctx.Process(target=worker_main, args=(raw, stop, ready, results), name=f"bench-worker-{i}")
+        ctx.Process(
+            target=worker_main,
+            args=(raw, stop, ready, results),
+            name=f"bench-worker-{i}",
+        )
         for i in range(options.worker_processes)
     ]
     for process in workers:
@@ -119,8 +124,9 @@ async def _work_until_stopped(
     daemon.worker.scorer.score("load the lexicons before the clock starts")
     ready.put(1)
     run = asyncio.create_task(daemon.run(install_signals=False))
-    # Polled: a multiprocessing.Event cannot be awaited.
-    while not stop.is_set() and not run.done():  # noqa: ASYNC110
+    parent = os.getppid()
+    # Polled: a multiprocessing.Event cannot be awaited. A bench that died stops us too.
+    while not stop.is_set() and not run.done() and os.getppid() == parent:  # noqa: ASYNC110
         await asyncio.sleep(POLL_SECONDS)
     daemon.request_stop()
     await run
