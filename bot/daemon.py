@@ -205,10 +205,12 @@ class Daemon:
             return
         if self.role == "all":  # our own queue: finish it. A shared one is left to others.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.queue.join(), self.config.bot.drain_timeout_seconds)
+                async with asyncio.timeout(self.config.bot.drain_timeout_seconds):
+                    await self.queue.join()
         self.sender.stop()
         try:  # a send stuck in a platform's rate-limit wait must not hold shutdown forever
-            await asyncio.wait_for(sender, self.config.bot.drain_timeout_seconds)
+            async with asyncio.timeout(self.config.bot.drain_timeout_seconds):
+                await sender
         except TimeoutError:
             log.warning("sender did not finish in time; unsent replies stay in the outbox")
         except Exception:

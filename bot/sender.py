@@ -235,8 +235,9 @@ class Sender:
                 # concerned stays `sending` (reconciled on the next start), the rest go on.
                 self.stats.sender_errors += 1
                 log.exception("sender: unexpected error; carrying on with the other replies")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see StaffBoard.run
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
         await self.settle_marks()
 
     async def _send(self, item: PendingReply) -> SentRef | None:

@@ -143,7 +143,8 @@ class Database:
             self._gate = (loop, asyncio.Lock())
         lock = self._gate[1]
         try:
-            await asyncio.wait_for(lock.acquire(), BUSY_SECONDS)
+            async with asyncio.timeout(BUSY_SECONDS):  # wait_for can swallow a cancel (3.11)
+                await lock.acquire()
         except TimeoutError:
             raise OperationalError(
                 "BEGIN", {}, sqlite3.OperationalError("database is locked")

@@ -85,5 +85,8 @@ class StaffBoard:
                 await self.sync_once()
             except Exception:  # the database may be briefly unavailable: try next pass
                 log.exception("staff board pass failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the event is set, and this loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
