@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from textblob import TextBlob
+from responders.pattern_sentiment import pattern_sentiment
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +35,8 @@ class Scorer(Protocol):
 
 
 def textblob_sentiment(text: str) -> tuple[float, float]:
-    """TextBlob's pattern-lexicon sentiment; works offline (no NLTK corpora needed)."""
-    sentiment = TextBlob(text).sentiment
-    return float(sentiment.polarity), float(sentiment.subjectivity)
+    """TextBlob's pattern-lexicon sentiment; works offline, without importing NLTK."""
+    return pattern_sentiment(text)
 
 
 class TextBlobScorer:

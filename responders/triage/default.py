@@ -14,9 +14,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from textblob.en import sentiment as pattern_sentiment
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from responders.pattern_sentiment import pattern_sentiment
 from responders.scoring import Scores
 from responders.triage.cues import CueHit, CueLexicon, Style
 
@@ -68,10 +68,10 @@ class DefaultScorer:
         hits = self._lexicon.match(text)
         style = self._lexicon.style(text)
         compound = float(self._vader.polarity_scores(text)["compound"])
-        z, reasons = self._evidence(hits, style, compound, float(polarity))
+        z, reasons = self._evidence(hits, style, compound, polarity)
         return Scores(
-            polarity=float(polarity),
-            subjectivity=float(subjectivity),
+            polarity=polarity,
+            subjectivity=subjectivity,
             complaint=round(_sigmoid(z), 4),
             scorer_version=self.version,
             is_question=is_question(text),
