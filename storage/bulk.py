@@ -30,7 +30,11 @@ def table_of(model: type[Base]) -> Table:
 
 def insert_for(db: Database, table: Table) -> Any:
     """The dialect's INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
-    return sqlite.insert(table) if db.is_sqlite else postgresql.insert(table)
+    return insert_for_dialect(db.is_sqlite, table)
+
+
+def insert_for_dialect(is_sqlite: bool, table: Table) -> Any:
+    return sqlite.insert(table) if is_sqlite else postgresql.insert(table)
 
 
 def chunks(values: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:

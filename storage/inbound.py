@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Author, Inbound
-from storage.bulk import chunks, insert_for, table_of
+from storage.bulk import chunks, insert_for, insert_for_dialect, table_of
 from storage.db import Database
 from storage.models import ConnectorCursor, Customer, Interaction, now_utc
 
@@ -326,14 +327,19 @@ async def _save_cursors(session: AsyncSession, db: Database, items: Sequence[Inb
             newest[(item.channel, item.cursor.key)] = item.cursor.value
     if not newest:
         return
-    table = table_of(ConnectorCursor)
-    statement = insert_for(db, table)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c.channel, table.c.key],
-        set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
-    )
     now = now_utc()
     await session.execute(
-        statement,
+        _cursor_upsert(db.is_sqlite),
         [{"channel": c, "key": k, "value": v, "updated_at": now} for (c, k), v in newest.items()],
+    )
+
+
+@functools.cache
+def _cursor_upsert(is_sqlite: bool) -> Any:
+    """The cursor upsert, built once per dialect (building ``excluded`` copies the table)."""
+    table = table_of(ConnectorCursor)
+    statement = insert_for_dialect(is_sqlite, table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.channel, table.c.key],
+        set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
     )

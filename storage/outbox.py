@@ -8,6 +8,7 @@ ran out — their sender died — are reconciled by another one, never rows in f
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Kind, Outbound, SentRef
-from storage.bulk import chunks, insert_for, table_of
+from storage.bulk import chunks, insert_for_dialect, table_of
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage, Ticket, UTCDateTime, now_utc
 
@@ -150,7 +151,6 @@ class OutboxRepo:
         refs: dict[int, SentRef],
         now: datetime,
     ) -> dict[tuple[str, str], int]:
-        table = table_of(Interaction)
         values = [
             {
                 "direction": "out",
@@ -170,14 +170,7 @@ class OutboxRepo:
             }
             for row in rows
         ]
-        statement = insert_for(self.db, table)
-        # A connector may have read our post back (as our own account) before this ran:
-        # that row is this reply, so it becomes the outbound record instead of a clash.
-        replaced = {name: statement.excluded[name] for name in _OUTBOUND_REPLACED}
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.channel, table.c.external_id], set_=replaced
-        ).returning(table.c.id, table.c.channel, table.c.external_id)
-        result = await session.execute(statement, values)
+        result = await session.execute(_outbound_upsert(self.db.is_sqlite), values)
         return {(r.channel, r.external_id): r.id for r in result}
 
     async def mark_sent(self, item: PendingReply, ref: SentRef, reconciled: bool = False) -> None:
@@ -225,6 +218,20 @@ _OUTBOUND_REPLACED = (
     "direction", "kind", "thread", "in_reply_to", "customer_id", "ticket_id", "text", "url",
     "meta", "status", "label",
 )  # fmt: skip
+
+
+@functools.cache
+def _outbound_upsert(is_sqlite: bool) -> Any:
+    """INSERT of outbound interactions, built once per dialect (``excluded`` copies the
+    whole table each time it is built: ~5 % of the pipeline's CPU when built per batch)."""
+    table = table_of(Interaction)
+    statement = insert_for_dialect(is_sqlite, table)
+    # A connector may have read our post back (as our own account) before this ran:
+    # that row is this reply, so it becomes the outbound record instead of a clash.
+    replaced = {name: statement.excluded[name] for name in _OUTBOUND_REPLACED}
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.channel, table.c.external_id], set_=replaced
+    ).returning(table.c.id, table.c.channel, table.c.external_id)
 
 
 async def _unsent_rows(session: AsyncSession, outbox_ids: list[int]) -> list[Any]:
