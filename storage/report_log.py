@@ -1,4 +1,6 @@
-"""The dashboard's reads: the interaction log with filters and pages, a ticket's history.
+"""The interaction log with filters and pages, a ticket's history: the dashboard's reads.
+
+`socialbot log` reads the same log through the same filters, as one long first page.
 
 Pages are fetched with one row more than shown, which says whether a next page exists without
 a COUNT (a text search over a large log would scan it all just to print a total).
@@ -19,7 +21,7 @@ from storage.models import Customer, Event, Interaction, Ticket
 from storage.report_sql import SENTIMENTS, effective_label
 
 TICKET_FILTERS = ("open", "waiting_customer", "resolved", "closed", "any", "none")
-MAX_PAGE_SIZE = 200
+MAX_PAGE_SIZE = 10_000  # `socialbot log --limit`; the dashboard's settings cap its pages lower
 MAX_THREAD = 1000  # messages shown on a ticket's page
 
 
@@ -27,6 +29,7 @@ MAX_THREAD = 1000  # messages shown on a ticket's page
 class LogQuery:
     channel: str | None = None
     sentiment: str | None = None  # negative | neutral | positive
+    label: str | None = None  # as shown: an agent's correction wins over the model's label
     start: datetime | None = None
     end: datetime | None = None
     search: str | None = None  # case-insensitive substring of the text
@@ -87,6 +90,8 @@ def _filtered(stmt: Select[Any], q: LogQuery) -> Select[Any]:
         stmt = stmt.where(i.polarity > 0)
     elif q.sentiment == "neutral":
         stmt = stmt.where(i.polarity == 0)
+    if q.label:
+        stmt = stmt.where(effective_label(i.label, i.agent_label) == q.label)
     if q.search:
         stmt = stmt.where(i.text.ilike(_like_pattern(q.search), escape="\\"))
     if q.ticket == "none":

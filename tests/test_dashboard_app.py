@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 from responders.calendar import BusinessCalendar, CalendarSettings
 from storage.db import Database
 from storage.models import Customer, Event, Interaction, Ticket
+from storage.report_log import LogQuery, query_log_page
 
 TOKEN = "test-token-0123456789abcdef"
 SCRIPT = "<script>alert(1)</script>"
@@ -324,6 +325,28 @@ async def test_log_pages_through_everything_once(client: TestClient[Any, Any]) -
             break
         page += 1
     assert page == 3 and len(seen) == 29 == len(set(seen))  # 4 + 25 fillers, 10 per page
+
+
+async def test_log_label_filter_follows_an_agents_correction(db: Database) -> None:
+    """`socialbot log --label`: filtered by the label shown, a person's correction first."""
+    async with db.transaction() as s:
+        refund = await s.get(Interaction, 3)
+        assert refund is not None
+        refund.agent_label = "not_complaint"
+    complaints = await query_log_page(db, LogQuery(label="complaint"))
+    assert [(e.id, e.label) for e in complaints.entries] == [(1, "complaint")]
+    corrected = await query_log_page(db, LogQuery(label="not_complaint", channel="x"))
+    assert [(e.id, e.label) for e in corrected.entries] == [(3, "not_complaint")]
+
+
+async def test_log_reads_more_than_a_dashboard_page_for_the_cli(db: Database) -> None:
+    """`socialbot log --limit` goes past the dashboard's 200-row cap, newest first."""
+    page = await query_log_page(db, LogQuery(page_size=1000))
+    assert len(page.entries) == 29 and not page.has_next
+    assert [e.id for e in page.entries[:4]] == [3, 2, 4, 1]
+    assert [e.created_at for e in page.entries] == sorted(
+        (e.created_at for e in page.entries), reverse=True
+    )
 
 
 async def test_ticket_page_shows_its_full_history(client: TestClient[Any, Any]) -> None:

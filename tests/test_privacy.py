@@ -11,9 +11,9 @@ from sqlalchemy import select
 from bot.errors import NotFound
 from bot.retention import RetentionService
 from storage.db import Database
-from storage.log import LogFilter, query_log
 from storage.models import Customer, Interaction, OutboxMessage
 from storage.privacy import forget
+from storage.report_log import LogQuery, query_log_page
 from tests.support.harness import FakeConnector, make_config, message, run_once
 from tests.support.stub_scorer import StubScorer
 
@@ -52,7 +52,7 @@ async def test_forget_erases_text_and_identity_but_keeps_metrics(tmp_path: Path)
             r.label and r.polarity is not None for r in carla_rows if r.direction == "in"
         )
         assert "I love it" in everything  # other customers untouched
-        log = await query_log(db, LogFilter(limit=100))
+        log = (await query_log_page(db, LogQuery(page_size=100))).entries
         assert all("Carla" not in row.text and row.author != "carla" for row in log)
     finally:
         await db.close()

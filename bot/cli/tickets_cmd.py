@@ -31,7 +31,8 @@ from bot.scheduler import Scheduler, SystemClock, policy_from
 from responders.calendar import BusinessCalendar
 from responders.templates import Templates
 from storage.db import Database
-from storage.log import SENTIMENTS, LogFilter, LogRow, query_log
+from storage.report_log import MAX_PAGE_SIZE, LogEntry, LogQuery, query_log_page
+from storage.report_sql import SENTIMENTS
 from storage.tickets import RESOLUTIONS, TicketDetail, TicketRepo, TicketSummary
 
 AgentOption = Annotated[str | None, typer.Option("--as", help="Agent name for the audit log.")]
@@ -117,7 +118,7 @@ def _show(detail: TicketDetail) -> None:
     console.print(events)
 
 
-def _log_table(rows: list[LogRow]) -> Table:
+def _log_table(rows: list[LogEntry]) -> Table:
     table = Table(title=f"interaction log ({len(rows)} newest)")
     for column in (
         "id",
@@ -208,14 +209,20 @@ def register(app: typer.Typer) -> None:
         sentiment: Annotated[str | None, typer.Option(help="negative | neutral | positive")] = None,
         label: Annotated[str | None, typer.Option(help="complaint, question, praise, ...")] = None,
         since: Annotated[str | None, typer.Option(help="7d, 12h or a date")] = None,
-        limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+        limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE_SIZE)] = 50,
     ) -> None:
         """The interaction log, newest first."""
         if sentiment is not None and sentiment not in SENTIMENTS:
             raise UserInputError(f"--sentiment {sentiment!r}: use one of {', '.join(SENTIMENTS)}")
-        flt = LogFilter(channel, sentiment, label, parse_since(since), limit)
-        rows = run_async(with_database(load(config), lambda db: query_log(db, flt)))
-        console.print(_log_table(rows))
+        query = LogQuery(
+            channel=channel,
+            sentiment=sentiment,
+            label=label,
+            start=parse_since(since),
+            page_size=limit,
+        )
+        page = run_async(with_database(load(config), lambda db: query_log_page(db, query)))
+        console.print(_log_table(page.entries))
 
 
 def register_actions(tickets_app: typer.Typer) -> None:
