@@ -83,6 +83,10 @@ def test_tickets_reply_resolve_and_log(workdir: Path) -> None:
         (("log", "--since", "yesterday-ish"), 2, "--since 'yesterday-ish'"),
         (("log", "--sentiment", "angry"), 2, "--sentiment 'angry'"),
         (("run", "--config", "missing.toml"), 2, "missing.toml: config file not found"),
+        # Usage errors found by typer itself (typer >= 0.22 carries its own copy of click).
+        (("log", "--limit", "0"), 2, "Invalid value for '--limit'"),
+        (("tickets", "list", "--bogus"), 2, "No such option: --bogus"),
+        (("no-such-command",), 2, "No such command 'no-such-command'"),
     ],
 )
 def test_errors_are_one_line_with_exit_code(

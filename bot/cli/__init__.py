@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -49,10 +50,23 @@ def main() -> None:
         sys.exit(130)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors and friends
-        import click
+    except Exception as exc:  # usage errors: an unknown option, a value out of range
+        usage = _usage_error(exc)
+        if usage is None:
+            raise
+        usage.show()
+        sys.exit(usage.exit_code)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _usage_error(exc: Exception) -> Any:
+    """The click exception behind a usage error, else None.
+
+    typer >= 0.22 raises its own copy of click's exceptions (``typer._click``), which are
+    not ``click.ClickException``: both are recognised, by their public base classes.
+    """
+    import click
+
+    vendored = getattr(typer, "TyperException", click.ClickException)  # older typer: none
+    if isinstance(exc, click.ClickException | vendored) and hasattr(exc, "show"):
+        return exc
+    return None
