@@ -53,6 +53,7 @@ async def test_forget_erases_text_and_identity_but_keeps_metrics(tmp_path: Path)
         )
         assert "I love it" in everything  # other customers untouched
         log = (await query_log_page(db, LogQuery(page_size=100))).entries
+        assert any("I love it" in row.text for row in log)  # the log is not simply empty
         assert all("Carla" not in row.text and row.author != "carla" for row in log)
     finally:
         await db.close()
