@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from responders.scoring import Scores
 
@@ -54,7 +54,6 @@ class RoutingSettings(BaseModel):
     praise_min_polarity: float = Field(0.25, ge=-1.0, le=1.0)
     question_opens_ticket: bool = True
     praise_reply: bool = True  # send the "thanks" template to praise
-    unsupported_language_to_human: bool = True
     high_priority_below_polarity: float = Field(-0.6, ge=-1.0, le=1.0)
     spam_patterns: tuple[str, ...] = (
         r"(?i)\b(crypto|bitcoin|forex)\b.*\b(giveaway|profit|invest)",
@@ -62,6 +61,19 @@ class RoutingSettings(BaseModel):
         r"(?i)\b(dm|message) me for (promo|collab)",
     )
     rules: tuple[RoutingRule, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_language_switch_here(cls, data: Any) -> Any:
+        # It used to exist beside [triage] unsupported_languages_to_human; false here with
+        # true there labelled foreign messages "other": never seen by anyone.
+        if isinstance(data, dict) and "unsupported_language_to_human" in data:
+            raise ValueError(
+                "unsupported_language_to_human is no longer a [routing] key: use [triage] "
+                "unsupported_languages_to_human (true: a person answers messages in languages "
+                "the scorer cannot read; false: they are scored anyway)"
+            )
+        return data
 
     @field_validator("spam_patterns")
     @classmethod
@@ -85,7 +97,7 @@ class Decision:
 
 def classify(scores: Scores, settings: RoutingSettings) -> tuple[Label, str]:
     """The label alone, from the scores: what `eval-triage` measures."""
-    if not scores.language_supported and settings.unsupported_language_to_human:
+    if not scores.language_supported:  # the scorer declined to judge: a person reads it
         return Label.COMPLAINT, f"language {scores.language or '?'} not supported: sent to a human"
     if scores.complaint >= settings.complaint_threshold:
         threshold = settings.complaint_threshold

@@ -31,6 +31,11 @@ def test_example_config_is_valid_including_every_connector_section() -> None:
         ("[bot]\nwrokers = 2\n", "bot.wrokers: unknown key"),
         ("[routing]\nspam_patterns = ['(']\n", "routing.spam_patterns: Value error"),
         (
+            "[routing]\nunsupported_language_to_human = false\n",
+            "routing: Value error, unsupported_language_to_human is no longer a [routing] key: "
+            "use [triage] unsupported_languages_to_human",
+        ),
+        (
             "[calendar]\ntimezone = 'Mars/Olympus'\n",
             "calendar.timezone: Value error, unknown time zone",
         ),
