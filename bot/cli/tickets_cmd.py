@@ -148,6 +148,9 @@ def _log_table(rows: list[LogEntry]) -> Table:
     return table
 
 
+LABEL_HELP = "complaint, question, praise, other, ignored; not_complaint (an agent's correction)"
+
+
 def register(app: typer.Typer) -> None:
     tickets_app = typer.Typer(
         help="Work tickets: list, show, claim, assign, note, canned, snooze, reopen, label.",
@@ -207,7 +210,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOption = None,
         channel: Annotated[str | None, typer.Option(help="Only this channel.")] = None,
         sentiment: Annotated[str | None, typer.Option(help="negative | neutral | positive")] = None,
-        label: Annotated[str | None, typer.Option(help="complaint, question, praise, ...")] = None,
+        label: Annotated[str | None, typer.Option(help=LABEL_HELP)] = None,
         since: Annotated[str | None, typer.Option(help="7d, 12h or a date")] = None,
         limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE_SIZE)] = 50,
     ) -> None:
