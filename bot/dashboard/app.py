@@ -1,9 +1,11 @@
 """The read-only dashboard on aiohttp.web: overview, interaction log, ticket history.
 
 Deny by default: one middleware lets through only the login page and the stylesheet without
-the token; everything else answers 401 and shows no customer data. Every response, errors
-included, carries the security headers (a CSP without scripts or inline styles, no framing,
-no sniffing, no referrer). Customer text reaches the page only through ``esc``.
+the token; everything else answers 401 and shows no customer data. Wrong tokens are counted per
+client address: too many and that address gets 429 for a while (bot/dashboard/limiter.py).
+Every response, errors included, carries the security headers (a CSP without scripts or inline
+styles, no framing, no sniffing, no referrer). Customer text reaches the page only through
+``esc``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot.dashboard import views
 from bot.dashboard.auth import COOKIE, PUBLIC_PATHS, Gate, safe_next, without_token
+from bot.dashboard.limiter import Clock, FailureLimiter
 from bot.dashboard.settings import DashboardSettings
 from bot.dashboard.style import CSS
 from bot.errors import NotFound, UserInputError
@@ -51,6 +55,7 @@ class Deps:
     calendar: BusinessCalendar
     settings: DashboardSettings
     gate: Gate
+    limiter: FailureLimiter
 
 
 DEPS = web.AppKey("deps", Deps)
@@ -86,20 +91,62 @@ def _unauthorised(request: web.Request) -> web.Response:
     return response
 
 
+def _locked_out(request: web.Request) -> web.Response | None:
+    """429 while the client's address is locked out: the token is not even checked then."""
+    wait = request.app[DEPS].limiter.retry_after(request.remote)
+    if not wait:
+        return None
+    return web.Response(
+        text=f"429: too many wrong tokens from your address; try again in {wait} s\n",
+        status=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _count_failure(request: web.Request) -> None:
+    """One more wrong token from this address; logs the lock-out the failure starts, once."""
+    locked_for = request.app[DEPS].limiter.failed(request.remote)
+    if locked_for:
+        log.warning(
+            "dashboard: too many wrong tokens from %s; refusing it for %d s",
+            request.remote,
+            locked_for,
+        )
+
+
+def _check(request: web.Request, candidate: str) -> web.Response | None:
+    """None when ``candidate`` is the token; else the 429 or 401 to answer."""
+    refusal = _locked_out(request)
+    if refusal is not None:
+        return refusal
+    if request.app[DEPS].gate.token_ok(candidate):
+        return None
+    _count_failure(request)
+    return _unauthorised(request)
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     gate = request.app[DEPS].gate
     if request.path in PUBLIC_PATHS:
         return await handler(request)
-    link_token = request.query.get("token")
-    if link_token is not None and request.method == "GET":
-        if not gate.token_ok(link_token):
-            return _unauthorised(request)
+    link_token = request.query.get("token") if request.method == "GET" else None
+    if link_token is None and gate.cookie_ok(request):
+        return await _page(request, handler)
+    candidate = gate.bearer(request) if link_token is None else link_token
+    if not candidate:
+        return _unauthorised(request)
+    refusal = _check(request, candidate)
+    if refusal is not None:
+        return refusal
+    if link_token is not None:
         response = _see_other(without_token(request))
         gate.set_cookie(response, request)
         return response
-    if not gate.allowed(request):
-        return _unauthorised(request)
+    return await _page(request, handler)
+
+
+async def _page(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except NotFound as exc:
@@ -127,8 +174,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     gate = request.app[DEPS].gate
     token, target = form.get("token"), safe_next(str(form.get("next") or "/"))
+    refusal = _locked_out(request)
+    if refusal is not None:
+        return refusal
     if not isinstance(token, str) or not gate.token_ok(token):
         log.warning("dashboard: failed sign-in from %s", request.remote)
+        if token:
+            _count_failure(request)
         return _html(views.login_page(target, "That token is not right."), status=401)
     response = _see_other(target)
     gate.set_cookie(response, request)
@@ -198,11 +250,23 @@ async def ticket(request: web.Request) -> web.Response:
 
 
 def make_app(
-    db: Database, calendar: BusinessCalendar, settings: DashboardSettings, token: str
+    db: Database,
+    calendar: BusinessCalendar,
+    settings: DashboardSettings,
+    token: str,
+    *,
+    clock: Clock = monotonic,
 ) -> web.Application:
-    """The dashboard for one database; ``token`` comes from dashboard_token() (environment)."""
+    """The dashboard for one database; ``token`` comes from dashboard_token() (environment).
+
+    ``clock`` (monotonic seconds) times the sign-in lock-outs; tests move it by hand.
+    """
     app = web.Application(middlewares=[guard], client_max_size=64 * 1024)
-    app[DEPS] = Deps(db, calendar, settings, Gate(token, always_secure=settings.cookie_secure))
+    gate = Gate(token, always_secure=settings.cookie_secure)
+    limiter = FailureLimiter(
+        settings.login_max_failures, settings.login_window_seconds, clock=clock
+    )
+    app[DEPS] = Deps(db, calendar, settings, gate, limiter)
     app.on_response_prepare.append(_headers)
     app.router.add_get("/static/style.css", stylesheet)
     app.router.add_get("/login", login_form)

@@ -4,6 +4,8 @@ The cookie does not carry the token itself but an HMAC of it, so a leaked cookie
 token; changing SOCIALBOT_DASHBOARD_TOKEN logs everybody out. Every comparison is constant
 time. A ``?token=`` link is exchanged at once for the cookie and a redirect to the same page
 without it, so the token does not stay in the address bar, the history or a Referer.
+Guesses are throttled per client address (bot/dashboard/limiter.py); a valid cookie is no
+guess, so a signed-in browser is never locked out by somebody else's failures.
 """
 
 from __future__ import annotations
@@ -36,13 +38,15 @@ class Gate:
     def session_value(self) -> str:
         return self._session.hexdigest()
 
-    def allowed(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() == "bearer" and self.token_ok(credentials.strip()):
-            return True
+    def cookie_ok(self, request: web.Request) -> bool:
         cookie = request.cookies.get(COOKIE, "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session_value().encode())
+
+    @staticmethod
+    def bearer(request: web.Request) -> str:
+        """The token of an ``Authorization: Bearer`` header; empty without one."""
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        return credentials.strip() if scheme.lower() == "bearer" else ""
 
     def set_cookie(self, response: web.StreamResponse, request: web.Request) -> None:
         response.set_cookie(

@@ -23,6 +23,10 @@ class DashboardSettings(BaseModel):
     # Mark the login cookie Secure even when the request looks like plain HTTP: set it behind
     # a reverse proxy that terminates TLS (the dashboard itself only sees HTTP then).
     cookie_secure: bool = False
+    # Brute-force protection: after this many wrong tokens from one client address within
+    # the window (sliding), that address is answered 429 until the oldest failure expires.
+    login_max_failures: int = Field(5, ge=1, le=1000)
+    login_window_seconds: int = Field(60, ge=1, le=86400)
 
 
 def dashboard_token(env: dict[str, str] | None = None) -> str:
