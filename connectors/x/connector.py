@@ -10,22 +10,45 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from time import monotonic
 from typing import Any
 
 from bot.errors import AuthError, ConfigError, ConnectorError
-from connectors.base import BaseConnector, ConnectorContext, Inbound, Kind, Outbound, SentRef
+from connectors.base import (
+    BaseConnector,
+    ConnectorContext,
+    Health,
+    Inbound,
+    Kind,
+    Outbound,
+    SentRef,
+)
 from connectors.x import parse, polling
 from connectors.x.parse import Identity
 from connectors.x.replies import Replier
 from connectors.x.settings import XSettings
 from connectors.x.text import TWEET_LIMIT
-from connectors.x.transport import Credentials, XApi
+from connectors.x.transport import Credentials, MissingPermission, XApi
 
 log = logging.getLogger(__name__)
 
 _RECENT = 10_000  # ids remembered to drop a tweet found by both mentions and a search
+# How long DMs stay paused after X refuses them with 403 (the app or its user token lacks the
+# Direct Message permission) before they are tried again: mentions and searches are read
+# meanwhile, and a permission fixed in the portal is picked up without a restart.
+DM_RETRY_SECONDS = 30 * 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Paused:
+    """Why a source is not read (the health's reason), since when, and when to try again."""
+
+    reason: str
+    since: datetime
+    retry_at: float  # on the monotonic clock
 
 
 class XConnector(BaseConnector):
@@ -47,6 +70,7 @@ class XConnector(BaseConnector):
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._started_at = datetime.now(UTC)  # where a first start's lookback counts from
         self._connecting = asyncio.Lock()
+        self._dms_paused: _Paused | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -91,6 +115,15 @@ class XConnector(BaseConnector):
             self._api.close()
         await super().close()
 
+    def health(self) -> Health:
+        """``degraded`` with the reason while DMs are paused, though the reads that work
+        mark the connector ``ok``; a newer error of another kind is shown as it is."""
+        health, paused = self._health, self._dms_paused
+        if paused is not None and health.state == "ok":
+            health.state = "degraded"
+            health.last_error, health.last_error_at = paused.reason, paused.since
+        return health
+
     def _ready(self) -> tuple[XApi, Identity]:
         if self._api is None or self._me is None:
             raise ConnectorError(f"X connector {self.name}: connect() was not called")
@@ -114,11 +147,16 @@ class XConnector(BaseConnector):
                 batch = await fetch()
             except AuthError:
                 raise
+            except MissingPermission as exc:  # only the DM source reads with needs_permission
+                self._pause_dms(exc)
+                continue
             except ConnectorError as exc:
                 self._health.error(str(exc))
                 log.warning("X connector %s: %s not read this time: %s", self.name, key, exc)
                 failure = failure or exc
                 continue
+            if key == "dms" and self._dms_paused is not None:
+                self._resume_dms()
             for item in batch.items:
                 if item.kind is Kind.DM or self._first_time(item.external_id):
                     yield item  # the daemon counts health.messages_in
@@ -132,13 +170,51 @@ class XConnector(BaseConnector):
         sources: list[tuple[str, Any]] = []
         if s.mentions:
             sources.append(("mentions", self._fetch_mentions))
-        if s.dms:
+        if s.dms and (self._dms_paused is None or monotonic() >= self._dms_paused.retry_at):
             sources.append(("dms", self._fetch_dms))
         if s.search:
             for query in s.search_queries:
                 key = polling.search_key(query)
                 sources.append((key, partial(self._fetch_search, key, query)))
         return sources
+
+    def _pause_dms(self, exc: MissingPermission) -> None:
+        """X refuses DMs only: keep reading the rest, say what to do, try again later."""
+        minutes = round(DM_RETRY_SECONDS / 60)
+        reason = (
+            f"DMs not read, {exc}: grant the app 'Read and write and Direct message' and "
+            f"regenerate the user token, or set dms = false (retried every {minutes} min)"
+        )
+        first = self._dms_paused is None
+        self._dms_paused = _Paused(reason, datetime.now(UTC), monotonic() + DM_RETRY_SECONDS)
+        self._health.error(reason)
+        if not first:
+            log.info(
+                "X connector %s: DMs still refused (%s); next try in %d min",
+                self.name,
+                exc,
+                minutes,
+            )
+            return
+        log.warning(
+            "X connector %s: X refuses reading DMs (%s): the app's permissions or access tier "
+            "do not cover DMs. Mentions and searches are still read. In the developer portal "
+            "give the app the 'Read and write and Direct message' permission and regenerate "
+            "the user access token (%s, %s), or set dms = false in [connectors.%s]. "
+            "DMs are tried again every %d min.",
+            self.name,
+            exc,
+            self.settings.access_token_env,
+            self.settings.access_token_secret_env,
+            self.name,
+            minutes,
+        )
+
+    def _resume_dms(self) -> None:
+        paused, self._dms_paused = self._dms_paused, None
+        log.info("X connector %s: DMs are read again", self.name)
+        if paused is not None and self._health.last_error == paused.reason:
+            self._health.last_error = self._health.last_error_at = None
 
     def _first_time(self, tweet_id: str) -> bool:
         if tweet_id in self._recent:
@@ -231,8 +307,9 @@ class XConnector(BaseConnector):
             "user_fields": list(parse.USER_FIELDS),
             "max_results": self.settings.page_size,
         }
+        read = partial(api.read, "dm_events", needs_permission="Direct Message")
         return await polling.fetch_dms(
-            partial(api.read, "dm_events", api.reader.get_direct_message_events),
+            partial(read, api.reader.get_direct_message_events),
             params=params,
             since=since,
             not_before=not_before,

@@ -45,6 +45,14 @@ class DuplicateContent(ConnectorError):
     """X refused a tweet identical to one we already posted: usually our own earlier try."""
 
 
+class MissingPermission(ConnectorError):
+    """X refused one endpoint (403) that needs a permission our app or its token lacks.
+
+    Unlike refused credentials this concerns that endpoint only (DMs on an app without Direct
+    Message access): the caller pauses what needs it and keeps reading the rest.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """Secrets read from the environment; SecretStr keeps them out of every repr."""
@@ -206,8 +214,20 @@ class XApi:
 
     # -- calls ---------------------------------------------------------------------------
 
-    async def read(self, what: str, call: Callable[..., Any], **params: Any) -> dict[str, Any]:
-        """A GET, retried with jittered backoff; a 429 waits for the announced reset."""
+    async def read(
+        self,
+        what: str,
+        call: Callable[..., Any],
+        *,
+        needs_permission: str | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """A GET, retried with jittered backoff; a 429 waits for the announced reset.
+
+        With ``needs_permission`` (e.g. "Direct Message") a 403 means that permission is
+        missing and raises :class:`MissingPermission`; otherwise a 401/403 is refused
+        credentials (:class:`AuthError`, health ``down``).
+        """
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
             wait=self.wait,
@@ -217,11 +237,19 @@ class XApi:
         )
         async for attempt in retrying:
             with attempt:
-                return await self.once(what, call, write=False, **params)
+                return await self.once(
+                    what, call, write=False, needs_permission=needs_permission, **params
+                )
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     async def once(
-        self, what: str, call: Callable[..., Any], *, write: bool, **params: Any
+        self,
+        what: str,
+        call: Callable[..., Any],
+        *,
+        write: bool,
+        needs_permission: str | None = None,
+        **params: Any,
     ) -> dict[str, Any]:
         """One request; every failure comes out as a ``bot.errors`` class."""
         lock = self._write_lock if write else self._read_lock
@@ -229,7 +257,7 @@ class XApi:
             try:
                 response = await asyncio.to_thread(call, **params)
             except tweepy.HTTPException as exc:
-                raise self._http_error(what, exc, write) from None
+                raise self._http_error(what, exc, write, needs_permission) from None
             except requests.ConnectionError as exc:
                 # A refused connection never reached X; a reset after sending might have.
                 cls = MaybePosted if write and not _never_sent(exc) else TransientError
@@ -252,7 +280,9 @@ class XApi:
         self._health.token_valid = True
         return payload
 
-    def _http_error(self, what: str, exc: tweepy.HTTPException, write: bool) -> Exception:
+    def _http_error(
+        self, what: str, exc: tweepy.HTTPException, write: bool, needs_permission: str | None
+    ) -> Exception:
         reason = _reason(exc)
         if isinstance(exc, tweepy.TooManyRequests):
             reset = _epoch(exc.response.headers.get("x-rate-limit-reset"))
@@ -264,6 +294,8 @@ class XApi:
             if any("duplicate" in str(m).lower() for m in exc.api_messages):
                 return DuplicateContent(f"X {what}: {reason}")
             return ConnectorError(f"X {what}: refused ({reason})")
+        if isinstance(exc, tweepy.Forbidden) and needs_permission:
+            return MissingPermission(f"X {what}: {reason}: no {needs_permission} permission")
         if isinstance(exc, tweepy.Unauthorized | tweepy.Forbidden):
             return self._auth_failed(what, reason)
         return ConnectorError(f"X {what}: {reason}")

@@ -181,6 +181,8 @@ class XSim:
             return self._too_many(time.time() + fault.reset_in)
         if fault.status == 401:
             return problem(401, "Unauthorized", "Unauthorized")
+        if fault.status == 403:  # e.g. GET /2/dm_events for an app without DM permission
+            return problem(403, "Forbidden", "Forbidden")
         titles = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
         title = titles.get(fault.status, "Error")
         return problem(fault.status, title, title)
