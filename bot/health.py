@@ -150,6 +150,11 @@ class HealthService:
         snap = await snapshot(self.daemon)
         return web.json_response(snap, status=200 if snap["status"] == "ok" else 503)
 
+    async def livez(self, request: web.Request) -> web.Response:
+        """The process answers (its event loop runs): for liveness probes. /healthz is 503
+        while a connector is down or degraded — a reason to alert, not to restart."""
+        return web.json_response({"status": "alive"})
+
     async def metrics(self, request: web.Request) -> web.Response:
         self.collector.latest = await snapshot(self.daemon)
         body = generate_latest(self.registry)
@@ -158,6 +163,7 @@ class HealthService:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/livez", self.livez)
         app.router.add_get("/metrics", self.metrics)
         return app
 

@@ -62,6 +62,8 @@ async def test_failing_connector_is_down_others_keep_working_and_health_shows_it
             async with http.get(f"{base}/healthz") as response:
                 assert response.status == 503
                 body = await response.json()
+            async with http.get(f"{base}/livez") as response:  # degraded is not dead
+                assert response.status == 200 and await response.json() == {"status": "alive"}
             async with http.get(f"{base}/metrics") as response:
                 metrics = await response.text()
         states = {c["name"]: c for c in body["connectors"]}
