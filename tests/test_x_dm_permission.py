@@ -4,6 +4,9 @@ Many apps (Free/Basic tiers, or a user token generated before the DM permission 
 get 403 on /2/dm_events while mentions work. Mentions and searches must keep being read and
 answered, health must say why DMs are not, and DMs come back by themselves once the
 permission is fixed. A 401 anywhere, or a 403 on mentions, still means refused credentials.
+The same 403 on a DM reply gives that reply up, on its ticket, with the reason; a 403 on the
+DM lookup of reconciliation means "cannot tell", never refused credentials. (The connector's
+side of the reply path is in tests/test_x_outbound.py.)
 """
 
 from __future__ import annotations
@@ -12,19 +15,32 @@ import asyncio
 import logging
 import re
 from contextlib import aclosing
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
 
 import connectors.x.connector
+from bot.cli import app
+from bot.config import Config
+from bot.daemon import Daemon
 from bot.errors import AuthError
+from connectors.base import ConnectorContext
+from connectors.x import XConnector
 from connectors.x.connector import DM_RETRY_SECONDS
-from storage.models import Interaction
+from storage.db import Database
+from storage.models import Event, Interaction, OutboxMessage, Ticket, now_utc
 from tests.sims.x_sim import Fault, XSim
-from tests.sims.x_testkit import Store, drain, make_connector
+from tests.sims.x_testkit import Store, drain, make_connector, x_settings
 from tests.support.harness import count_rows
+from tests.support.stub_scorer import StubScorer
 from tests.test_faults_connectors import FOREVER, Stack, answered, running, wait_for
 from tests.test_x_e2e import run_once, x_config
+
+SEND_DM = "/2/dm_conversations/with/*/messages"
+DM_LOOKUP = "/2/dm_conversations/with/*/dm_events"
 
 ADVICE = ("Read and write and Direct message", "dms = false")
 
@@ -214,3 +230,110 @@ async def test_running_daemon_shows_why_dms_are_paused_and_recovers_without_rest
     x_recovered = next(c for c in recovered["connectors"] if c["name"] == "x")
     assert x_recovered["state"] == "ok" and x_recovered["last_error"] is None
     assert answered(sim) == {first.id: 1, second.id: 1, dm.conversation_id: 1}
+
+
+# -- replies: a DM X refuses to send is given up on its ticket --------------------------------
+
+
+async def dm_reply(config: Config) -> tuple[OutboxMessage, Ticket, list[Event]]:
+    """The DM acknowledgement's outbox row, its ticket and the ticket's event log."""
+    db = Database(config.database_url)
+    try:
+        async with db.session() as session:
+            row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "dm"))
+            assert row is not None and row.ticket_id is not None
+            ticket = await session.get(Ticket, row.ticket_id)
+            assert ticket is not None
+            events = await session.scalars(select(Event).where(Event.ticket_id == ticket.id))
+            return row, ticket, list(events)
+    finally:
+        await db.close()
+
+
+async def dm_reply_failed(config: Config, seconds: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not await count_rows(config, OutboxMessage, kind="dm", status="failed"):
+        assert loop.time() < deadline, "the refused DM reply was not given up"
+        await asyncio.sleep(0.05)
+
+
+def tickets_show(tmp_path: Path, config: Config, number: int) -> str:
+    path = tmp_path / "cli.toml"
+    path.write_text(f'[bot]\ndatabase_url = "{config.database_url}"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["tickets", "show", str(number), "--config", str(path)], terminal_width=200
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+async def test_refused_dm_reply_fails_for_good_on_its_ticket_while_tweets_are_answered(
+    tmp_path: Path, sim: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.inject(SEND_DM, method="POST", status=403, times=FOREVER)  # DMs read, never sent
+    first = sim.state.add_mention("mona", "my order never arrived")
+    sim.state.add_dm("nils", "my card was charged twice, broken checkout")
+    stack = Stack(tmp_path, sim)
+    async with running(stack):
+        await wait_for(lambda: answered(sim)[first.id] == 1)
+        await dm_reply_failed(stack.config)
+        later = sim.state.add_mention("omar", "refund please, parcel lost")
+        await wait_for(lambda: answered(sim)[later.id] == 1)  # tweets go on after it
+        health = await stack.healthz()
+
+    row, ticket, events = await dm_reply(stack.config)
+    assert row.status == "failed" and row.attempts == 1  # counted, and given up at once
+    assert row.last_error is not None
+    assert "X refused the DM: the app lacks the Direct Message permission" in row.last_error
+    assert ADVICE[0] in row.last_error
+    assert sim.count(SEND_DM, "POST") == 1  # not retried every 5 minutes (or ever)
+    assert stack.daemon.stats.replies_failed == 1
+    [failed] = [e for e in events if e.type == "send_failed"]  # the ticket says why
+    assert failed.data["outbox_id"] == row.id
+    assert "lacks the Direct Message permission" in failed.data["error"]
+    assert ticket.acknowledged_at is None and ticket.first_response_at is None
+    assert ticket.status == "open" and ticket.first_response_due_at is not None
+    assert answered(sim) == {first.id: 1, later.id: 1}
+    x = next(c for c in health["connectors"] if c["name"] == "x")
+    assert health["http_status"] == 503 and x["state"] == "degraded"
+    assert x["token_valid"] is True and "DM replies refused" in x["last_error"]
+    assert "refused our credentials" not in caplog.text
+    assert caplog.text.count("X refuses our DMs") == 1  # one warning saying what to do
+    assert "send_failed" in await asyncio.to_thread(tickets_show, tmp_path, stack.config, ticket.id)
+
+
+async def test_dm_lookup_refused_at_reconcile_is_cannot_tell_not_refused_credentials(
+    tmp_path: Path, sim: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.state.add_dm("pia", "my card was charged twice, broken checkout")
+    config = x_config(tmp_path, sim, mentions=False)
+    outage = sim.inject(SEND_DM, method="POST", status=503, times=FOREVER)
+    await run_once(config)  # the DM acknowledgement stays in the outbox...
+    db = Database(config.database_url)
+    async with db.transaction() as session:  # ...where a sender killed mid-send leaves it
+        await session.execute(
+            update(OutboxMessage).values(
+                status="sending",
+                lease_until=now_utc() + timedelta(minutes=5),
+                next_attempt_at=now_utc(),
+            )
+        )
+    await db.close()
+    sim.faults.remove(outage)
+    sim.inject(DM_LOOKUP, status=403, times=FOREVER)  # the app lost its DM permission
+    sim.inject(SEND_DM, method="POST", status=403, times=FOREVER)
+    x = XConnector(x_settings(sim, mentions=False), ConnectorContext("x", Store()))
+    daemon = Daemon(config, connectors=[x], scorer=StubScorer())
+    x.ctx = ConnectorContext("x", daemon.storage.inbound)
+
+    await daemon.run(once=True, install_signals=False)
+
+    row, _, events = await dm_reply(config)
+    assert sim.count(DM_LOOKUP) >= 1 and "platform did not answer" in caplog.text
+    assert row.status == "failed" and row.last_error is not None
+    assert "lacks the Direct Message permission" in row.last_error
+    assert [e.type for e in events].count("send_failed") == 1
+    assert sim.sent == []  # nothing posted, nothing posted twice
+    assert x.health().token_valid is True
+    assert "refused our credentials" not in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -210,3 +211,118 @@ async def test_find_sent_pages_back_through_our_later_posts(sim: XSim) -> None:
     assert sim.count("/2/users/*/tweets") - before == 2  # two pages of 100
     shallow = make_connector(sim, Store(), dms=False, find_sent_lookback=50)
     assert await shallow.find_sent(replies[0]) is None  # the documented limit
+
+
+# -- an app without the Direct Message permission ---------------------------------------------
+
+SEND_DM = "/2/dm_conversations/with/*/messages"
+DM_LOOKUP = "/2/dm_conversations/with/*/dm_events"
+ADVICE = "Read and write and Direct message"
+
+
+def dm_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "refuses our DMs" in r.getMessage()
+    ]
+
+
+async def test_dm_reply_403_fails_that_reply_with_the_reason_while_tweets_go_on(
+    sim: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="connectors.x.connector")
+    sim.state.add_mention("olga", "where is my parcel")
+    sim.state.add_dm("pete", "refund please")
+    store = Store()
+    connector = make_connector(sim, store)
+    await connector.connect()
+    items = await drain(connector, store)
+    dm = next(i for i in items if i.kind is Kind.DM)
+    tweet = next(i for i in items if i.kind is Kind.MENTION)
+    refusal = sim.inject(SEND_DM, method="POST", status=403, times=10**9)  # X's real body
+
+    with pytest.raises(ConnectorError) as refused:
+        await connector.send(answer(dm, "We are on it"))
+
+    assert not isinstance(refused.value, AuthError)  # the sender gives this reply up
+    reason = str(refused.value)
+    assert reason.startswith("X refused the DM: the app lacks the Direct Message permission")
+    assert "HTTP 403" in reason and ADVICE in reason
+    assert sim.count(SEND_DM, "POST") == 1  # not retried like a 5xx
+    health = connector.health()
+    assert health.state == "degraded" and health.token_valid is True
+    assert health.last_error is not None
+    assert "DM replies refused" in health.last_error and ADVICE in health.last_error
+    [warning] = dm_warnings(caplog)
+    assert ADVICE in warning and "X_ACCESS_TOKEN" in warning and "another channel" in warning
+    assert "refused our credentials" not in caplog.text
+
+    ref = await connector.send(answer(tweet, "Sorry, checking now", key="outbox-2"))
+    assert [s["type"] for s in sim.sent] == ["tweet"] and ref.external_id == sim.sent[0]["id"]
+    await drain(connector, store)  # reads succeed...
+    assert connector.health().state == "degraded"  # ...and do not hide the refusal
+
+    with pytest.raises(ConnectorError):
+        await connector.send(answer(dm, "Another answer", key="outbox-3"))
+    assert len(dm_warnings(caplog)) == 1 and "DM replies still refused" in caplog.text
+
+    sim.faults.remove(refusal)  # the permission was granted and the token regenerated
+    await connector.send(answer(dm, "We are on it", key="outbox-4"))
+    health = connector.health()
+    assert health.state == "ok" and health.last_error is None
+    assert [s["type"] for s in sim.sent] == ["tweet", "dm"]
+    for secret in sim.env().values():
+        assert secret not in caplog.text and secret not in reason
+
+
+async def test_dm_lookup_403_cannot_tell_and_leaves_the_credentials_valid(
+    sim: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.state.add_dm("quinn", "hello")
+    item, connector = await _one(sim, mentions=False)
+    sim.inject(DM_LOOKUP, status=403, times=10**9)
+
+    with pytest.raises(ConnectorError) as caught:
+        await connector.find_sent(answer(item, "Hi Quinn"))  # type: ignore[attr-defined]
+
+    assert not isinstance(caught.value, AuthError)  # reconcile: "the platform did not answer"
+    assert "lacks the Direct Message permission" in str(caught.value)
+    health = connector.health()  # type: ignore[attr-defined]
+    assert health.state == "degraded" and health.token_valid is True
+    assert "refused our credentials" not in caplog.text
+    assert sim.count(DM_LOOKUP) == 1
+
+
+async def test_401_on_a_dm_reply_is_still_refused_credentials(
+    sim: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.state.add_dm("rosa", "hello")
+    item, connector = await _one(sim, mentions=False)
+    sim.inject(SEND_DM, method="POST", status=401, times=10**9)
+
+    with pytest.raises(AuthError):
+        await connector.send(answer(item, "Hi Rosa"))  # type: ignore[attr-defined]
+
+    health = connector.health()  # type: ignore[attr-defined]
+    assert health.state == "down" and health.token_valid is False
+    assert "refused our credentials on send DM" in caplog.text
+    assert dm_warnings(caplog) == [] and sim.sent == []
+
+
+async def test_dm_403_about_the_recipient_fails_that_reply_only(
+    sim: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.state.add_dm("sven", "hello")
+    item, connector = await _one(sim, mentions=False)
+    closed = "You cannot send messages to users who are not following you."
+    sim.inject(SEND_DM, method="POST", status=403, detail=closed)
+
+    with pytest.raises(ConnectorError) as refused:
+        await connector.send(answer(item, "Hi Sven"))  # type: ignore[attr-defined]
+
+    assert not isinstance(refused.value, AuthError) and closed in str(refused.value)
+    assert "permission" not in str(refused.value)  # not blamed on the app
+    health = connector.health()  # type: ignore[attr-defined]
+    assert health.state == "ok" and health.token_valid is True
+    assert dm_warnings(caplog) == [] and "refused our credentials" not in caplog.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from connectors.base import (
 )
 from connectors.x import parse, polling
 from connectors.x.parse import Identity
-from connectors.x.replies import Replier
+from connectors.x.replies import DM_PERMISSION, Replier
 from connectors.x.settings import XSettings
 from connectors.x.text import TWEET_LIMIT
 from connectors.x.transport import Credentials, MissingPermission, XApi
@@ -48,7 +49,7 @@ class _Paused:
 
     reason: str
     since: datetime
-    retry_at: float  # on the monotonic clock
+    retry_at: float = math.inf  # on the monotonic clock; inf: until something succeeds
 
 
 class XConnector(BaseConnector):
@@ -71,6 +72,7 @@ class XConnector(BaseConnector):
         self._started_at = datetime.now(UTC)  # where a first start's lookback counts from
         self._connecting = asyncio.Lock()
         self._dms_paused: _Paused | None = None
+        self._dm_replies_refused: _Paused | None = None  # a 403 on sending/looking up a DM
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -116,9 +118,10 @@ class XConnector(BaseConnector):
         await super().close()
 
     def health(self) -> Health:
-        """``degraded`` with the reason while DMs are paused, though the reads that work
-        mark the connector ``ok``; a newer error of another kind is shown as it is."""
-        health, paused = self._health, self._dms_paused
+        """``degraded`` with the reason while DMs are paused or DM replies refused, though
+        the calls that work mark the connector ``ok``; a newer error of another kind is
+        shown as it is."""
+        health, paused = self._health, self._dm_replies_refused or self._dms_paused
         if paused is not None and health.state == "ok":
             health.state = "degraded"
             health.last_error, health.last_error_at = paused.reason, paused.since
@@ -213,6 +216,10 @@ class XConnector(BaseConnector):
     def _resume_dms(self) -> None:
         paused, self._dms_paused = self._dms_paused, None
         log.info("X connector %s: DMs are read again", self.name)
+        self._clear(paused)
+        self._dm_replies_allowed()  # the same permission covers reading and sending DMs
+
+    def _clear(self, paused: _Paused | None) -> None:
         if paused is not None and self._health.last_error == paused.reason:
             self._health.last_error = self._health.last_error_at = None
 
@@ -307,7 +314,7 @@ class XConnector(BaseConnector):
             "user_fields": list(parse.USER_FIELDS),
             "max_results": self.settings.page_size,
         }
-        read = partial(api.read, "dm_events", needs_permission="Direct Message")
+        read = partial(api.read, "dm_events", needs_permission=DM_PERMISSION)
         return await polling.fetch_dms(
             partial(read, api.reader.get_direct_message_events),
             params=params,
@@ -329,9 +336,61 @@ class XConnector(BaseConnector):
         return self._replier
 
     async def send(self, reply: Outbound) -> SentRef:
-        """A tweet replying to ``in_reply_to`` (280 weighted chars) or a DM to the author."""
-        return await (await self._replies()).send(reply)
+        """A tweet replying to ``in_reply_to`` (280 weighted chars) or a DM to the author.
+
+        A DM X refuses for want of the DM permission raises a plain ``ConnectorError``: the
+        sender gives that reply up (its ticket records why); tweets go on."""
+        replier = await self._replies()
+        try:
+            ref = await replier.send(reply)
+        except MissingPermission as exc:
+            raise self._dm_refused(exc) from None
+        if reply.kind is Kind.DM:
+            self._dm_replies_allowed()
+        return ref
 
     async def find_sent(self, reply: Outbound) -> SentRef | None:
-        """Crash reconciliation: our post answering the same message with the same text."""
-        return await (await self._replies()).find_sent(reply)
+        """Crash reconciliation: our post answering the same message with the same text.
+
+        A DM lookup refused for want of the permission is a ``ConnectorError`` (the platform
+        cannot tell), never refused credentials."""
+        replier = await self._replies()
+        try:
+            found = await replier.find_sent(reply)
+        except MissingPermission as exc:
+            raise self._dm_refused(exc) from None
+        if reply.kind is Kind.DM:
+            self._dm_replies_allowed()
+        return found
+
+    def _dm_refused(self, exc: MissingPermission) -> ConnectorError:
+        """Health ``degraded`` with what to do, one WARNING, and the reason for the reply."""
+        advice = "grant the app 'Read and write and Direct message' and regenerate the user token"
+        reason = f"DM replies refused, {exc}: {advice}"
+        first = self._dm_replies_refused is None
+        self._dm_replies_refused = _Paused(reason, datetime.now(UTC))
+        self._health.error(reason)
+        if first:
+            log.warning(
+                "X connector %s: X refuses our DMs (%s): the app's permissions or access tier "
+                "do not cover DMs. DM replies fail and their tickets need an answer by another "
+                "channel; replies to tweets go on. In the developer portal give the app the "
+                "'Read and write and Direct message' permission and regenerate the user access "
+                "token (%s, %s).",
+                self.name,
+                exc,
+                self.settings.access_token_env,
+                self.settings.access_token_secret_env,
+            )
+        else:
+            log.info("X connector %s: DM replies still refused (%s)", self.name, exc)
+        return ConnectorError(
+            f"X refused the DM: the app lacks the {exc.permission} permission "
+            f"({exc.what}: {exc.reason}); {advice}"
+        )
+
+    def _dm_replies_allowed(self) -> None:
+        refused, self._dm_replies_refused = self._dm_replies_refused, None
+        if refused is not None:
+            log.info("X connector %s: DMs are accepted again", self.name)
+            self._clear(refused)

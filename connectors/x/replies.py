@@ -26,6 +26,10 @@ from connectors.x.transport import DuplicateContent, MaybePosted, XApi
 
 log = logging.getLogger(__name__)
 
+# What a 403 on the DM endpoints means (MissingPermission, not refused credentials): the app
+# or its user token lacks X's "Read and write and Direct message" permission.
+DM_PERMISSION = "Direct Message"
+
 
 class Replier:
     """Posts one Outbound, with retries that never duplicate, and finds earlier posts."""
@@ -115,6 +119,7 @@ class Replier:
             "send DM",
             self._api.writer.create_direct_message,
             write=True,
+            needs_permission=DM_PERMISSION,
             text=trim_dm(reply.text),
             **where,
         )
@@ -177,7 +182,8 @@ class Replier:
             "dm_event_fields": list(parse.DM_EVENT_FIELDS),
             "event_types": parse.MESSAGE_CREATE,
         }
-        scan = self._scan("DM lookup", self._api.reader.get_direct_message_events, params)
+        call = self._api.reader.get_direct_message_events
+        scan = self._scan("DM lookup", call, params, needs_permission=DM_PERMISSION)
         async with aclosing(scan):
             async for event in scan:
                 ident = str(event.get("id", ""))
@@ -189,12 +195,12 @@ class Replier:
         return None
 
     async def _scan(
-        self, what: str, call: Any, params: dict[str, Any]
+        self, what: str, call: Any, params: dict[str, Any], needs_permission: str | None = None
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Items newest first, page after page, up to ``find_sent_lookback`` of them."""
         budget = self._settings.find_sent_lookback
         size = max(5, min(100, budget))
-        fetch = partial(self._api.read, what, call)
+        fetch = partial(self._api.read, what, call, needs_permission=needs_permission)
         pages = polling.pages(fetch, what, {**params, "max_results": size}, "pagination_token")
         async with aclosing(pages):
             async for payload in pages:

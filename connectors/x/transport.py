@@ -49,8 +49,15 @@ class MissingPermission(ConnectorError):
     """X refused one endpoint (403) that needs a permission our app or its token lacks.
 
     Unlike refused credentials this concerns that endpoint only (DMs on an app without Direct
-    Message access): the caller pauses what needs it and keeps reading the rest.
+    Message access): the caller pauses what needs it and keeps reading the rest, and a reply
+    that needs it fails for good with that reason instead of waiting for new credentials.
     """
+
+    def __init__(self, what: str, reason: str, permission: str) -> None:
+        super().__init__(f"X {what}: {reason}: no {permission} permission")
+        self.what = what
+        self.reason = reason
+        self.permission = permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +232,8 @@ class XApi:
         """A GET, retried with jittered backoff; a 429 waits for the announced reset.
 
         With ``needs_permission`` (e.g. "Direct Message") a 403 means that permission is
-        missing and raises :class:`MissingPermission`; otherwise a 401/403 is refused
-        credentials (:class:`AuthError`, health ``down``).
+        missing and raises :class:`MissingPermission` (so does :meth:`once`, for writes too);
+        otherwise a 401/403 is refused credentials (:class:`AuthError`, health ``down``).
         """
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
@@ -295,7 +302,7 @@ class XApi:
                 return DuplicateContent(f"X {what}: {reason}")
             return ConnectorError(f"X {what}: refused ({reason})")
         if isinstance(exc, tweepy.Forbidden) and needs_permission:
-            return MissingPermission(f"X {what}: {reason}: no {needs_permission} permission")
+            return MissingPermission(what, reason, needs_permission)
         if isinstance(exc, tweepy.Unauthorized | tweepy.Forbidden):
             return self._auth_failed(what, reason)
         return ConnectorError(f"X {what}: {reason}")
@@ -360,6 +367,8 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
 
 
 def _refused_content(exc: tweepy.Forbidden) -> bool:
-    """A 403 about this tweet (duplicate, reply not allowed), not about our credentials."""
+    """A 403 about this tweet or DM (duplicate, reply not allowed, a recipient who takes no
+    DMs from us), not about our credentials or our app's permissions."""
     words = ("duplicate", "not allowed", "reply", "conversation", "deleted", "visible")
-    return any(word in str(m).lower() for m in exc.api_messages for word in words)
+    recipient = ("cannot send", "not following")  # a DM recipient who takes none from us
+    return any(word in str(m).lower() for m in exc.api_messages for word in words + recipient)

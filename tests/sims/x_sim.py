@@ -82,6 +82,7 @@ class Fault:
     method: str | None = None
     reset_in: float = 1.0  # 429: x-rate-limit-reset = now + reset_in
     delay: float = 1.0  # slow: seconds before the (already processed) answer
+    detail: str | None = None  # 403: X's text instead of its missing-permission answer
 
 
 class XSim:
@@ -181,8 +182,16 @@ class XSim:
             return self._too_many(time.time() + fault.reset_in)
         if fault.status == 401:
             return problem(401, "Unauthorized", "Unauthorized")
-        if fault.status == 403:  # e.g. GET /2/dm_events for an app without DM permission
-            return problem(403, "Forbidden", "Forbidden")
+        if fault.status == 403 and fault.detail:
+            return problem(403, "Forbidden", fault.detail)
+        if fault.status == 403:  # X's answer to an app (or token) without the DM permission
+            return problem(
+                403,
+                "Forbidden",
+                "Your client app is not configured with the appropriate oauth1 app "
+                "permissions for this endpoint.",
+                "https://api.twitter.com/2/problems/oauth1-permissions",
+            )
         titles = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
         title = titles.get(fault.status, "Error")
         return problem(fault.status, title, title)
