@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.logs import RedactSecrets, secret_values
 from connectors.base import Kind, Outbound, SentRef
 from storage.bulk import chunks, insert_for_dialect, table_of
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage, Ticket, UTCDateTime, now_utc
+from storage.staff import add_notice
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +179,12 @@ class OutboxRepo:
         await self.mark_sent_many([(item, ref)], reconciled=reconciled)
 
     async def mark_failed(self, item: PendingReply, error: str, retry_in: timedelta | None) -> None:
-        """Record a failed send; retry later, or give up (status failed) when retry_in is None."""
+        """Record a failed send; retry later, or give up (status failed) when retry_in is None.
+
+        Giving up on a ticket's reply also queues a staff notice: the customer is left
+        without that answer until a person reaches them another way.
+        """
+        error = RedactSecrets(secret_values()).redact(error)  # shown to staff from here on
         async with self.db.transaction() as session:
             row = await session.get(OutboxMessage, item.outbox_id)
             if row is None:
@@ -194,6 +201,18 @@ class OutboxRepo:
                         data={"outbox_id": row.id, "error": error[:500]},
                     )
                 )
+                if row.ticket_id is not None:
+                    ticket = await session.get(Ticket, row.ticket_id)
+                    assignee = ticket.assignee if ticket is not None else None
+                    who = row.actor if row.purpose == "agent_reply" else assignee
+                    await add_notice(
+                        session,
+                        row.ticket_id,
+                        "reply_failed",
+                        _failed_text(row, error),
+                        mention=_user_mention(who),
+                        dedupe_key=str(row.id),  # one per reply given up, never repeated
+                    )
             else:
                 row.status = "pending"
                 row.next_attempt_at = now_utc() + retry_in
@@ -212,6 +231,37 @@ class OutboxRepo:
             if due_only:
                 query = query.where(OutboxMessage.next_attempt_at <= now_utc())
             return int(await session.scalar(query) or 0)
+
+
+_PURPOSES = {
+    "ack": "acknowledgement",
+    "thanks": "thank-you reply",
+    "agent_reply": "agent reply",
+    "csat": "satisfaction question (CSAT)",
+    "nudge": "follow-up nudge",
+    "close_notice": "closing notice",
+}
+_REASON_CHARS = 300
+
+
+def _failed_text(row: OutboxMessage, error: str) -> str:
+    """The staff notice for a reply given up: which one, where, why (one line, trimmed)."""
+    reason = " ".join(error.split()).rstrip(".")
+    if len(reason) > _REASON_CHARS:
+        reason = reason[: _REASON_CHARS - 1] + "…"
+    what = _PURPOSES.get(row.purpose, row.purpose or "reply")
+    return (
+        f"Reply failed: the {what} for ticket #{row.ticket_id} on {row.channel} ({row.kind}) "
+        f"could not be sent and will not be retried: {reason}. The customer has not received "
+        "it; answer them another way."
+    )
+
+
+def _user_mention(actor: str | None) -> str | None:
+    """Ping a Discord member ("discord:<id>"); CLI users and names cannot be pinged."""
+    if actor and actor.startswith("discord:") and actor[8:].isdigit():
+        return f"user:{actor[8:]}"
+    return None
 
 
 _OUTBOUND_REPLACED = (

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import load_config
+from bot.errors import ConnectorError
 from connectors.base import Kind
 from storage.db import Database
 from storage.models import Event, OutboxMessage, Ticket
@@ -117,3 +118,15 @@ def test_sweep_runs_one_pass_of_the_policy_clock(workdir: Path) -> None:
     assert "nothing due" in cli(workdir, "tickets", "sweep")
     [question] = [r for r in rows(workdir, OutboxMessage) if getattr(r, "purpose", "") == "csat"]
     assert isinstance(question, OutboxMessage) and question.thread == "dm-1"
+
+
+def test_show_prints_why_a_reply_failed(workdir: Path) -> None:
+    cli(workdir, "reply", "1", "A new parcel is on its way", "--as", "jess")
+    fake = FakeConnector()
+    fake.fail_sends.append(ConnectorError("the customer blocks DMs from us"))
+    asyncio.run(run_once(load_config(workdir / "socialbot.toml"), [fake], StubScorer()))
+
+    shown = cli(workdir, "tickets", "show", "1")
+    # The details column folds at the terminal's width: read the table without its layout.
+    squashed = "".join(shown.replace("│", " ").split())
+    assert "send_failedoutbox_id:2;error:refused:thecustomerblocksDMsfromus" in squashed

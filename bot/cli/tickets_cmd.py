@@ -7,7 +7,7 @@ it is checked by the same gate and written to the same event log (actor ``cli:<n
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -113,9 +113,16 @@ def _show(detail: TicketDetail) -> None:
     events = Table(title="history")
     for column in ("when (UTC)", "who", "what"):
         events.add_column(column)
+    events.add_column("details", overflow="fold")
     for e in detail.events:
-        events.add_row(_when(e.at), escape(e.actor), e.type)
+        events.add_row(_when(e.at), escape(e.actor), e.type, escape(_details(e.data)))
     console.print(events)
+
+
+def _details(data: dict[str, Any] | None) -> str:
+    """An event's data as "key: value; ..." (a send_failed event's error is its reason)."""
+    shown = (f"{k}: {str(v)[:500]}" for k, v in (data or {}).items() if v not in (None, ""))
+    return "; ".join(shown)
 
 
 def _log_table(rows: list[LogEntry]) -> Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot.dashboard.html import esc, href, number, polarity, table, when
 from bot.dashboard.report_view import charts_section, period_line, tables_section, tiles
@@ -179,8 +180,11 @@ def ticket_page(h: TicketHistory) -> str:
         numeric={4},
     )
     events = table(
-        ("when (UTC)", "who", "what"),
-        ([esc(when(e.at)), esc(e.actor), esc(e.type)] for e in h.events),
+        ("when (UTC)", "who", "what", "details"),
+        (
+            [esc(when(e.at)), esc(e.actor), esc(e.type), esc(_event_details(e.data))]
+            for e in h.events
+        ),
     )
     body = (
         f'<h1>Ticket #{t.id}</h1><p class="sub"><a href="/log?ticket=any">← interaction log</a></p>'
@@ -189,3 +193,9 @@ def ticket_page(h: TicketHistory) -> str:
         f'<section class="card"><h2>Messages</h2>{messages}</section>'
     )
     return layout(f"Ticket #{t.id}", body)
+
+
+def _event_details(data: dict[str, Any] | None) -> str:
+    """An event's data as "key: value; ..." (a send_failed event's error is its reason)."""
+    shown = (f"{k}: {str(v)[:500]}" for k, v in (data or {}).items() if v not in (None, ""))
+    return "; ".join(shown)
