@@ -22,7 +22,7 @@ from responders.calendar import BusinessCalendar
 from responders.templates import Templates
 from storage import sla
 from storage.models import Event, Ticket
-from storage.staff import add_notice
+from storage.staff import add_notice, user_mention
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -144,7 +144,7 @@ class Scheduler:
                 return False
             kind = "sla_breach" if breach else "sla_warning"
             role = self.policy.desk.staff.escalation_role_id
-            mention = f"role:{role}" if breach and role else _user_mention(ticket.assignee)
+            mention = f"role:{role}" if breach and role else user_mention(ticket.assignee)
             await add_notice(session, ticket.id, kind, text, mention=mention)
             due = ticket.first_response_due_at
             session.add(
@@ -172,12 +172,6 @@ class Scheduler:
             f"SLA breached: ticket #{ticket.id} ({ticket.label}, {ticket.channel}) had no "
             f"human response by {_stamp(due)}."
         )
-
-
-def _user_mention(assignee: str | None) -> str | None:
-    if assignee and assignee.startswith("discord:") and assignee[8:].isdigit():
-        return f"user:{assignee[8:]}"
-    return None
 
 
 def _summary(report: TickReport) -> str:

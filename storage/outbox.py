@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logs import RedactSecrets, secret_values
 from connectors.base import Kind, Outbound, SentRef
+from storage import sla
 from storage.bulk import chunks, insert_for_dialect, table_of
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage, Ticket, UTCDateTime, now_utc
-from storage.staff import add_notice
+from storage.staff import add_notice, user_mention
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,8 @@ class OutboxRepo:
         """Record a failed send; retry later, or give up (status failed) when retry_in is None.
 
         Giving up on a ticket's reply also queues a staff notice: the customer is left
-        without that answer until a person reaches them another way.
+        without that answer until a person reaches them another way. An agent's reply given
+        up also hands a ticket still waiting on the customer back to the company.
         """
         error = RedactSecrets(secret_values()).redact(error)  # shown to staff from here on
         async with self.db.transaction() as session:
@@ -210,9 +212,11 @@ class OutboxRepo:
                         row.ticket_id,
                         "reply_failed",
                         _failed_text(row, error),
-                        mention=_user_mention(who),
+                        mention=user_mention(who),
                         dedupe_key=str(row.id),  # one per reply given up, never repeated
                     )
+                    if ticket is not None and row.purpose == "agent_reply":
+                        await _hand_back(session, ticket, row)
             else:
                 row.status = "pending"
                 row.next_attempt_at = now_utc() + retry_in
@@ -257,11 +261,41 @@ def _failed_text(row: OutboxMessage, error: str) -> str:
     )
 
 
-def _user_mention(actor: str | None) -> str | None:
-    """Ping a Discord member ("discord:<id>"); CLI users and names cannot be pinged."""
-    if actor and actor.startswith("discord:") and actor[8:].isdigit():
-        return f"user:{actor[8:]}"
-    return None
+async def _hand_back(session: AsyncSession, ticket: Ticket, row: OutboxMessage) -> None:
+    """Queuing the agent's reply paused the ticket on the customer; it never reached them.
+
+    The ticket waits on us again with its clock running (as when the customer writes back:
+    the scheduler, which has the calendar, restarts a paused clock), so no nudge or
+    auto-close follows on the broken channel. Not when an agent resolved it meanwhile, or
+    another agent reply is still on its way or was delivered after this one was queued.
+    ``first_response_at`` stays unset: only a delivered reply sets it.
+    """
+    if ticket.status != sla.WAITING_CUSTOMER:
+        return
+    others = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.ticket_id == ticket.id,
+            OutboxMessage.purpose == "agent_reply",
+            OutboxMessage.id != row.id,
+            or_(
+                OutboxMessage.status.in_(("pending", "sending")),
+                (OutboxMessage.status == "sent") & (OutboxMessage.id > row.id),
+            ),
+        )
+    )
+    if others:
+        return
+    sla.to_company(ticket, now_utc(), None)
+    session.add(
+        Event(
+            actor="bot",
+            type="reopened_reply_failed",
+            ticket_id=ticket.id,
+            data={"outbox_id": row.id},
+        )
+    )
 
 
 _OUTBOUND_REPLACED = (

@@ -73,6 +73,14 @@ class Notice:
     attempts: int
 
 
+def user_mention(actor: str | None) -> str | None:
+    """A notice's ping for a Discord member ("discord:<id>" -> "user:<id>"); CLI users and
+    plain names cannot be pinged (None)."""
+    if actor and actor.startswith("discord:") and actor[8:].isdigit():
+        return f"user:{actor[8:]}"
+    return None
+
+
 async def add_notice(
     session: AsyncSession,
     ticket_id: int,

@@ -24,7 +24,7 @@ from storage import sla
 from storage.csat import expired, route_survey, survey_row
 from storage.db import Database
 from storage.models import Customer, Event, Interaction, StaffNotice, Ticket
-from storage.staff import add_notice
+from storage.staff import add_notice, user_mention
 from storage.tickets import outbox_row
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class FollowUps:
             waited = self.policy.calendar.business_time_between(since, now)
             if waited < wait:
                 continue
-            who = _assignee_mention(ticket.assignee)
+            who = user_mention(ticket.assignee)
             text = (
                 f"Reminder: ticket #{ticket.id} has waited on us for "
                 f"{waited.total_seconds() / 3600:.1f} business hours"
@@ -245,12 +245,6 @@ class FollowUps:
 
 def _not_snoozed(now: datetime) -> object:
     return or_(Ticket.snoozed_until.is_(None), Ticket.snoozed_until <= now)
-
-
-def _assignee_mention(assignee: str | None) -> str | None:
-    if assignee and assignee.startswith("discord:") and assignee[8:].isdigit():
-        return f"user:{assignee[8:]}"
-    return None
 
 
 def _system_event(event_type: str, ticket: Ticket, **data: object) -> Event:
