@@ -1,8 +1,10 @@
 """Erasure and retention: customers' words and identities go; anonymous metrics stay.
 
 `forget` blanks a customer's text and identity everywhere it is stored (interactions in and
-out, pending replies, event details) and keeps the rows with their scores, labels and times,
-so that reports still count them. `purge_text` does the same for text older than N days.
+out, replies and the platforms' refusals of them, staff notices, the free text of events) and
+keeps the rows with their scores, labels, kinds and times, so that reports and the audit
+trail still count them. `purge_text` does the same for text older than N days (who wrote it
+stays until `forget`).
 """
 
 from __future__ import annotations
@@ -10,17 +12,39 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import JSON, Text, case, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.errors import NotFound, UserInputError
 from storage.db import Database
-from storage.models import Customer, Event, Interaction, OutboxMessage, Ticket, now_utc
+from storage.models import (
+    Customer,
+    Event,
+    Interaction,
+    OutboxMessage,
+    StaffNotice,
+    Ticket,
+    now_utc,
+)
 
 log = logging.getLogger(__name__)
 
 ERASED = ""
+ERASED_MARK = "(erased)"  # where a blank would read as "nothing was there"
+SKIPPED_REASON = "customer erased"  # our own words on a reply never sent: kept
+FINISHED = ("sent", "failed", "skipped")  # replies that will not be sent (again)
+# Event types whose data holds free text (an agent's note; a platform's refusal, which can
+# quote the customer's address): these keys go, the others (ids, labels, scores) stay.
+EVENT_FREE_TEXT: dict[str, tuple[str, ...]] = {"note": ("text",), "send_failed": ("error",)}
+# The customer's words inside a message's meta: an email's subject, its attachments' names.
+META_FREE_TEXT = ("subject", "attachments")
+
+JsonColumn = InstrumentedAttribute[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,33 +92,54 @@ async def forget(db: Database, ref: str, actor: str) -> Erasure:
             .values(text=ERASED, meta={"erased": True}, url=None)
         )
         inbound_ids = select(Interaction.id).where(Interaction.customer_id.in_(ids))
-        replies = await session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.inbound_id.in_(inbound_ids))
-            .values(text=ERASED, recipient_id=None, meta={})
-        )
-        # Replies not yet sent would carry nothing now: never send them.
-        await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.inbound_id.in_(inbound_ids),
-                OutboxMessage.status.in_(("pending", "sending")),
-            )
-            .values(status="skipped", last_error="customer erased")
-        )
         ticket_ids = select(Ticket.id).where(Ticket.customer_id.in_(ids))
-        await session.execute(
-            update(Event).where(Event.ticket_id.in_(ticket_ids)).values(data={"erased": True})
+        theirs = or_(
+            OutboxMessage.inbound_id.in_(inbound_ids), OutboxMessage.ticket_id.in_(ticket_ids)
         )
+        replies = await _forget_replies(session, theirs)
+        notices = await session.execute(
+            update(StaffNotice)
+            .where(StaffNotice.ticket_id.in_(ticket_ids))
+            .values(text=ERASED_MARK)
+            .execution_options(synchronize_session=False)
+        )
+        # A send_failed without a ticket (e.g. a thanks) is theirs through its outbox row.
+        events = or_(
+            Event.ticket_id.in_(ticket_ids),
+            Event.interaction_id.in_(inbound_ids),
+            Event.ticket_id.is_(None)
+            & Event.data["outbox_id"].as_integer().in_(select(OutboxMessage.id).where(theirs)),
+        )
+        erased_events = await _erase_event_text(session, events, db.is_sqlite)
         session.add(Event(actor=actor, type="customer_forgotten", data={"customers": len(ids)}))
-    counts = Erasure(len(ids), _rowcount(interactions), _rowcount(replies))
+    counts = Erasure(len(ids), _rowcount(interactions), replies)
     log.info(
-        "erased %d customer identity(ies), %d interactions, %d replies",
+        "erased %d customer identity(ies), %d interactions, %d replies, %d staff notices, "
+        "%d event details",
         counts.customers,
         counts.interactions,
         counts.replies,
+        _rowcount(notices),
+        erased_events,
     )
     return counts
+
+
+async def _forget_replies(session: AsyncSession, theirs: ColumnElement[bool]) -> int:
+    replies = await session.execute(
+        update(OutboxMessage)
+        .where(theirs)
+        .values(text=ERASED, recipient_id=None, meta={}, last_error=_erased_error())
+        .execution_options(synchronize_session=False)
+    )
+    # Replies not yet sent would carry nothing now: never send them.
+    await session.execute(
+        update(OutboxMessage)
+        .where(theirs, OutboxMessage.status.in_(("pending", "sending")))
+        .values(status="skipped", last_error=SKIPPED_REASON)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(replies)
 
 
 def _rowcount(result: object) -> int:
@@ -102,7 +147,11 @@ def _rowcount(result: object) -> int:
 
 
 async def purge_text(db: Database, older_than: datetime) -> int:
-    """Blank the text of interactions (and their replies) created before ``older_than``."""
+    """Blank the text of interactions (their replies, notices, events) before ``older_than``.
+
+    Returns the number of interactions blanked. Replies still to be sent are left alone.
+    """
+    sqlite = db.is_sqlite
     async with db.transaction() as session:
         result = await session.execute(
             update(Interaction)
@@ -110,20 +159,102 @@ async def purge_text(db: Database, older_than: datetime) -> int:
             .values(text=ERASED, url=None)
         )
         await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.created_at < older_than,
-                OutboxMessage.status.in_(("sent", "failed", "skipped")),
-            )
-            .values(text=ERASED)
+            update(Interaction)
+            .where(Interaction.created_at < older_than, _has_any(Interaction.meta, META_FREE_TEXT))
+            .values(meta=_without(Interaction.meta, META_FREE_TEXT, sqlite=sqlite))
+            .execution_options(synchronize_session=False)
         )
+        replies = await _purge_replies(session, older_than, sqlite)
+        # Pending ones too: without a staff channel, notices are never posted.
+        notices = await session.execute(
+            update(StaffNotice)
+            .where(StaffNotice.created_at < older_than, StaffNotice.text != ERASED_MARK)
+            .values(text=ERASED_MARK)
+            .execution_options(synchronize_session=False)
+        )
+        events = await _erase_event_text(session, Event.at < older_than, sqlite)
         count = _rowcount(result)
-        if count:
+        cleared = {
+            "interactions": count,
+            "replies": replies,
+            "notices": _rowcount(notices),
+            "events": events,
+        }
+        if any(cleared.values()):
             session.add(
                 Event(
                     actor="system",
                     type="retention_purge",
-                    data={"interactions": count, "before": older_than.isoformat()},
+                    data={**cleared, "before": older_than.isoformat()},
                 )
             )
     return count
+
+
+async def _purge_replies(session: AsyncSession, older_than: datetime, sqlite: bool) -> int:
+    """Replies that will not be sent (again): their text, the platform's error, the subject."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.created_at < older_than,
+            OutboxMessage.status.in_(FINISHED),
+            or_(
+                OutboxMessage.text != ERASED,
+                _erasable_error(),
+                _has_any(OutboxMessage.meta, META_FREE_TEXT),
+            ),
+        )
+        .values(
+            text=ERASED,
+            last_error=_erased_error(),
+            meta=_without(OutboxMessage.meta, META_FREE_TEXT, sqlite=sqlite),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+async def _erase_event_text(session: AsyncSession, where: ColumnElement[bool], sqlite: bool) -> int:
+    """Drop the free-text keys of the events matched (type, actor, time and the rest stay)."""
+    erased = 0
+    for kind, keys in EVENT_FREE_TEXT.items():
+        result = await session.execute(
+            update(Event)
+            .where(where, Event.type == kind, _has_any(Event.data, keys))
+            .values(data=_without(Event.data, keys, sqlite=sqlite, mark=True))
+            .execution_options(synchronize_session=False)
+        )
+        erased += _rowcount(result)
+    return erased
+
+
+def _erasable_error() -> ColumnElement[bool]:
+    """A reply's error as the platform gave it (an SMTP refusal can quote the address)."""
+    return OutboxMessage.last_error.not_in((ERASED_MARK, SKIPPED_REASON))  # NULL: no
+
+
+def _erased_error() -> ColumnElement[Any]:
+    return case((_erasable_error(), ERASED_MARK), else_=OutboxMessage.last_error)
+
+
+def _has_any(column: JsonColumn, keys: tuple[str, ...]) -> ColumnElement[bool]:
+    return or_(*(column[key].as_string().is_not(None) for key in keys))
+
+
+def _without(
+    column: JsonColumn, keys: tuple[str, ...], *, sqlite: bool, mark: bool = False
+) -> ColumnElement[Any]:
+    """The JSON object in ``column`` without ``keys`` (and, with ``mark``, `"erased": true`).
+
+    In SQL, so that one UPDATE covers any number of rows: SQLite's json functions; on
+    PostgreSQL the column is ``json``, edited as ``jsonb``.
+    """
+    if sqlite:
+        stripped: ColumnElement[Any] = func.json_remove(column, *(f'$."{k}"' for k in keys))
+        return func.json_set(stripped, "$.erased", func.json("true")) if mark else stripped
+    edited: ColumnElement[Any] = cast(column, JSONB)
+    for key in keys:
+        edited = edited.op("-", return_type=JSONB)(cast(literal(key), Text))
+    if mark:
+        edited = edited.op("||", return_type=JSONB)(cast(literal('{"erased": true}'), JSONB))
+    return cast(edited, JSON)
