@@ -97,6 +97,14 @@ async def forget(db: Database, ref: str, actor: str) -> Erasure:
             OutboxMessage.inbound_id.in_(inbound_ids), OutboxMessage.ticket_id.in_(ticket_ids)
         )
         replies = await _forget_replies(session, theirs)
+        # A card already posted in the staff channel shows their words: a newer version makes
+        # the staff board edit it to the erased text on its next pass.
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.customer_id.in_(ids))
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
         notices = await session.execute(
             update(StaffNotice)
             .where(StaffNotice.ticket_id.in_(ticket_ids))

@@ -21,6 +21,7 @@ from storage.privacy import forget
 from storage.report_log import LogQuery, query_log_page
 from storage.report_types import ReportQuery
 from storage.reports import build_report
+from storage.staff import StaffRepo
 from storage.tickets import TicketRepo
 from tests.scaleout_support import config_on, pg_url  # noqa: F401 - fixture
 from tests.support.harness import FakeConnector, make_config, message, run_once
@@ -313,3 +314,23 @@ async def _with_subject(db: Database, keys: set[tuple[str, int]], subject: str) 
             for row in await session.scalars(select(model)):
                 if (model.__tablename__, row.id) in keys:
                     row.meta = {**row.meta, "subject": subject}
+
+
+async def test_forget_makes_the_board_edit_cards_already_posted(tmp_path: Path) -> None:
+    config = await _seed(tmp_path)
+    db = Database(config.database_url)
+    try:
+        staff = StaffRepo(db)
+        async with db.transaction() as session:
+            for ticket in await session.scalars(select(Ticket)):
+                ticket.staff_message_id = f"card-{ticket.id}"
+                ticket.staff_synced_at = ticket.updated_at  # posted and up to date
+        assert await staff.dirty_cards() == []
+        await forget(db, "fake:carla", "cli:dpo")
+        cards = await staff.dirty_cards()
+        assert cards, "the posted card of the erased customer's ticket must be edited"
+        for card in cards:
+            shown = f"{card.customer} {card.text}"
+            assert "Carla" not in shown and "carla" not in shown and "5521" not in shown
+    finally:
+        await db.close()
