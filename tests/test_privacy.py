@@ -159,7 +159,10 @@ async def _find_everywhere(db: Database, words: tuple[str, ...]) -> set[tuple[st
             for row in await session.execute(select(table)):
                 values = row._asdict()
                 for column, value in values.items():
-                    shown = json.dumps(value) if isinstance(value, dict | list) else str(value)
+                    # Text only: "5521" can be the microseconds of a timestamp or an id.
+                    if not isinstance(value, str | dict | list):
+                        continue
+                    shown = json.dumps(value) if isinstance(value, dict | list) else value
                     found |= {
                         (f"{table.name}.{column}", word, str(values.get("status")))
                         for word in words
