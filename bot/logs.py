@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -44,6 +45,25 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class CancelledPoolReset(logging.Filter):
+    """SQLAlchemy's pool logs an ERROR with a traceback when a task cancelled at shutdown is
+    returning its connection: the rollback that resets it is interrupted too. The pool then
+    discards the connection (nothing is lost: the transaction was not committed), so one
+    INFO line says so instead of a traceback that looks like a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name.startswith("sqlalchemy.pool") and isinstance(exc, asyncio.CancelledError):
+            record.msg, record.args = (
+                "a database connection was discarded: its reset was interrupted by a "
+                "cancellation (shutting down); nothing uncommitted is kept",
+                None,
+            )
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -59,6 +79,7 @@ class JsonFormatter(logging.Formatter):
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(CancelledPoolReset())
     handler.addFilter(RedactSecrets(secret_values()))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
