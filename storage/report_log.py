@@ -215,3 +215,10 @@ def _entry(m: Interaction, handle: str | None, ticket: Ticket) -> LogEntry:
         ticket_id=m.ticket_id,
         ticket_status=ticket.status,
     )
+
+
+def event_details(data: dict[str, Any] | None) -> str:
+    """An event's data as "key: value; ..." (a send_failed event's error is its reason), for
+    `tickets show` and the dashboard's ticket history alike."""
+    shown = (f"{k}: {str(v)[:500]}" for k, v in (data or {}).items() if v not in (None, ""))
+    return "; ".join(shown)

@@ -7,7 +7,7 @@ it is checked by the same gate and written to the same event log (actor ``cli:<n
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -31,7 +31,7 @@ from bot.scheduler import Scheduler, SystemClock, policy_from
 from responders.calendar import BusinessCalendar
 from responders.templates import Templates
 from storage.db import Database
-from storage.report_log import MAX_PAGE_SIZE, LogEntry, LogQuery, query_log_page
+from storage.report_log import MAX_PAGE_SIZE, LogEntry, LogQuery, event_details, query_log_page
 from storage.report_sql import SENTIMENTS
 from storage.tickets import RESOLUTIONS, TicketDetail, TicketRepo, TicketSummary
 
@@ -115,14 +115,8 @@ def _show(detail: TicketDetail) -> None:
         events.add_column(column)
     events.add_column("details", overflow="fold")
     for e in detail.events:
-        events.add_row(_when(e.at), escape(e.actor), e.type, escape(_details(e.data)))
+        events.add_row(_when(e.at), escape(e.actor), e.type, escape(event_details(e.data)))
     console.print(events)
-
-
-def _details(data: dict[str, Any] | None) -> str:
-    """An event's data as "key: value; ..." (a send_failed event's error is its reason)."""
-    shown = (f"{k}: {str(v)[:500]}" for k, v in (data or {}).items() if v not in (None, ""))
-    return "; ".join(shown)
 
 
 def _log_table(rows: list[LogEntry]) -> Table:

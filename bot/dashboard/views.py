@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from bot.dashboard.html import esc, href, number, polarity, table, when
 from bot.dashboard.report_view import charts_section, period_line, tables_section, tiles
-from storage.report_log import TICKET_FILTERS, LogEntry, LogPage, LogQuery, TicketHistory
+from storage.report_log import (
+    TICKET_FILTERS,
+    LogEntry,
+    LogPage,
+    LogQuery,
+    TicketHistory,
+    event_details,
+)
 from storage.report_sql import SENTIMENTS
 from storage.report_types import Report
 
@@ -182,7 +188,7 @@ def ticket_page(h: TicketHistory) -> str:
     events = table(
         ("when (UTC)", "who", "what", "details"),
         (
-            [esc(when(e.at)), esc(e.actor), esc(e.type), esc(_event_details(e.data))]
+            [esc(when(e.at)), esc(e.actor), esc(e.type), esc(event_details(e.data))]
             for e in h.events
         ),
     )
@@ -193,9 +199,3 @@ def ticket_page(h: TicketHistory) -> str:
         f'<section class="card"><h2>Messages</h2>{messages}</section>'
     )
     return layout(f"Ticket #{t.id}", body)
-
-
-def _event_details(data: dict[str, Any] | None) -> str:
-    """An event's data as "key: value; ..." (a send_failed event's error is its reason)."""
-    shown = (f"{k}: {str(v)[:500]}" for k, v in (data or {}).items() if v not in (None, ""))
-    return "; ".join(shown)
