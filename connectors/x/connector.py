@@ -10,12 +10,12 @@ import asyncio
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from time import monotonic
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.errors import AuthError, ConfigError, ConnectorError
 from connectors.base import (
@@ -35,6 +35,7 @@ from connectors.x.text import TWEET_LIMIT
 from connectors.x.transport import Credentials, MissingPermission, XApi
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _RECENT = 10_000  # ids remembered to drop a tweet found by both mentions and a search
 # How long DMs stay paused after X refuses them with 403 (the app or its user token lacks the
@@ -341,13 +342,7 @@ class XConnector(BaseConnector):
         A DM X refuses for want of the DM permission raises a plain ``ConnectorError``: the
         sender gives that reply up (its ticket records why); tweets go on."""
         replier = await self._replies()
-        try:
-            ref = await replier.send(reply)
-        except MissingPermission as exc:
-            raise self._dm_refused(exc) from None
-        if reply.kind is Kind.DM:
-            self._dm_replies_allowed()
-        return ref
+        return await self._through_dm_permission(reply, replier.send(reply))
 
     async def find_sent(self, reply: Outbound) -> SentRef | None:
         """Crash reconciliation: our post answering the same message with the same text.
@@ -355,13 +350,18 @@ class XConnector(BaseConnector):
         A DM lookup refused for want of the permission is a ``ConnectorError`` (the platform
         cannot tell), never refused credentials."""
         replier = await self._replies()
+        return await self._through_dm_permission(reply, replier.find_sent(reply))
+
+    async def _through_dm_permission(self, reply: Outbound, call: Awaitable[T]) -> T:
+        """``call``'s result; a refused DM permission becomes the reply's ConnectorError, and
+        a DM call that went through clears the DM health reason."""
         try:
-            found = await replier.find_sent(reply)
+            result = await call
         except MissingPermission as exc:
             raise self._dm_refused(exc) from None
         if reply.kind is Kind.DM:
             self._dm_replies_allowed()
-        return found
+        return result
 
     def _dm_refused(self, exc: MissingPermission) -> ConnectorError:
         """Health ``degraded`` with what to do, one WARNING, and the reason for the reply."""
