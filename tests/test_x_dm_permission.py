@@ -149,21 +149,24 @@ async def test_dms_are_read_again_once_the_permission_is_fixed_and_the_pause_pas
     assert caplog.text.count("DMs are read again") == 1  # ...and the recovery is logged once
 
 
+async def _listen_until_refused(sim: XSim) -> None:
+    """Listen until the connector gives up: refused credentials, health down, token invalid."""
+    connector = make_connector(sim, Store())
+    await connector.connect()
+    with pytest.raises(AuthError):
+        async with aclosing(connector.listen(follow=True)) as stream:  # type: ignore[type-var]
+            async for _ in stream:
+                pass
+    health = connector.health()
+    assert health.state == "down" and health.token_valid is False
+
+
 async def test_401_on_dms_still_stops_the_connector(
     sim: XSim, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim.state.add_dm("fred", "hello")
     sim.inject("/2/dm_events", status=401, times=FOREVER)
-    connector = make_connector(sim, Store())
-    await connector.connect()
-
-    with pytest.raises(AuthError):
-        async with aclosing(connector.listen(follow=True)) as stream:  # type: ignore[type-var]
-            async for _ in stream:
-                pass
-
-    health = connector.health()
-    assert health.state == "down" and health.token_valid is False
+    await _listen_until_refused(sim)
     assert "refused our credentials on dm_events" in caplog.text
     assert warnings_about_dms(caplog) == []
 
@@ -173,16 +176,7 @@ async def test_403_on_mentions_still_stops_the_connector(
 ) -> None:
     sim.state.add_mention("gina", "hello")
     sim.inject("/2/users/*/mentions", status=403, times=FOREVER)
-    connector = make_connector(sim, Store())
-    await connector.connect()
-
-    with pytest.raises(AuthError):
-        async with aclosing(connector.listen(follow=True)) as stream:  # type: ignore[type-var]
-            async for _ in stream:
-                pass
-
-    health = connector.health()
-    assert health.state == "down" and health.token_valid is False
+    await _listen_until_refused(sim)
     assert "refused our credentials on mentions" in caplog.text
     assert sim.count("/2/dm_events") == 0  # the poll stopped at the refused source
 
