@@ -162,7 +162,11 @@ class Daemon:
     def _ingests(self) -> list[Ingest]:
         if self.role == "worker":
             return []
-        return [Ingest(c, self.storage.inbound, self.queue, self.stats) for c in self.connectors]
+        grace = self.config.bot.drain_timeout_seconds
+        return [
+            Ingest(c, self.storage.inbound, self.queue, self.stats, stop_grace=grace)
+            for c in self.connectors
+        ]
 
     async def _run_once(self) -> None:
         # Replies go out while the backlog is processed, not all at the end.

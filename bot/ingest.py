@@ -8,6 +8,9 @@ Items are stored in batches: a reader task pulls ``listen()`` into a small buffe
 store loop takes whatever has arrived (up to ``BATCH``) in one transaction. A quiet platform
 gives batches of one (no added latency); a backlog gives full batches (one commit per
 batch instead of per message). The buffer is bounded, so a full queue still stops reading.
+
+A stop (the task cancelled) never interrupts a batch half-way: the batch being stored, marked
+read and queued finishes first (within ``stop_grace`` seconds), as a worker's batch does.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 AUTH_RETRY_SECONDS = 300.0
 BATCH = 128  # most items stored in one transaction (and read ahead of storage)
+STOP_GRACE_SECONDS = 30.0  # how long a stop waits for the batch being stored
 _exponential = wait_exponential_jitter(initial=1, max=300, jitter=2)
 
 
@@ -53,12 +57,19 @@ def connector_wait(state: RetryCallState) -> float:
 
 class Ingest:
     def __init__(
-        self, connector: Connector, inbound: InboundRepo, queue: WorkQueue, stats: RunStats
+        self,
+        connector: Connector,
+        inbound: InboundRepo,
+        queue: WorkQueue,
+        stats: RunStats,
+        *,
+        stop_grace: float = STOP_GRACE_SECONDS,
     ) -> None:
         self.connector = connector
         self.inbound = inbound
         self.queue = queue
         self.stats = stats
+        self.stop_grace = stop_grace
 
     async def run(self, *, follow: bool) -> None:
         """Read until cancelled (follow) or until the platform has nothing more (once)."""
@@ -115,7 +126,7 @@ class Ingest:
                     batch.append(buffer.get_nowait())
                 items = [entry for entry in batch if isinstance(entry, Inbound)]
                 if items:
-                    await self._take_many(items)
+                    await self._take_to_the_end(items)
                 end = batch[-1]
                 if isinstance(end, _End):
                     if end.error is not None:
@@ -133,6 +144,40 @@ class Ingest:
             await buffer.put(_End(exc))
         else:
             await buffer.put(_End(None))
+
+    async def _take_to_the_end(self, items: Sequence[Inbound]) -> None:
+        """Take a batch; a stop arriving meanwhile waits for it (up to ``stop_grace``).
+
+        Cancelled half-way, the store's transaction would be rolled back while its connection
+        is being returned (SQLAlchemy logs that as an error), and a stored batch could be left
+        unqueued until the next start. Nothing is lost either way: a batch cut off after the
+        grace is read again (not stored) or re-queued at the next start (stored).
+        """
+        take = asyncio.create_task(self._take_many(items), name=f"store-{self.connector.name}")
+        try:
+            await asyncio.shield(take)
+        except asyncio.CancelledError:
+            try:
+                await asyncio.wait({take}, timeout=self.stop_grace)
+            finally:
+                if not take.done():
+                    log.warning(
+                        "stopping: %d message(s) from %s not stored and queued within %.0fs;"
+                        " they are read again or re-queued at the next start",
+                        len(items),
+                        self.connector.name,
+                        self.stop_grace,
+                    )
+                    take.cancel()
+                (outcome,) = await asyncio.gather(take, return_exceptions=True)
+                if isinstance(outcome, Exception):
+                    log.error(
+                        "storing %d message(s) from %s failed while stopping: %s",
+                        len(items),
+                        self.connector.name,
+                        outcome,
+                    )
+            raise
 
     async def _take_many(self, items: Sequence[Inbound]) -> None:
         self.stats.read += len(items)
