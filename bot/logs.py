@@ -1,4 +1,9 @@
-"""Logging: text or JSON lines, and a filter that masks secret values wherever they appear."""
+"""Logging: text or JSON lines, and a filter that masks secret values and customers' e-mail
+addresses wherever they appear in a record (message, arguments, traceback).
+
+Addresses are masked in logs only: log files are kept by the operator's log system, where
+`socialbot forget` cannot erase them. The database keeps the whole address (an outbox row's
+error, a `send_failed` event), which `forget` and the retention purge do erase."""
 
 from __future__ import annotations
 
@@ -22,6 +27,35 @@ def secret_values() -> list[str]:
     )
 
 
+# An e-mail address in free text (SMTP replies, reprs of exceptions and dicts, headers): a
+# local part of RFC 5322 atext and dots starting with a word character, or a quoted one, at
+# most 64 characters (which also bounds the work on long lines), and a dotted domain whose
+# last label starts with a letter ("user@localhost", "pkg@1.2", "@decorator" are left alone).
+# A URL's "user@" or "user:password@" is matched first and kept: it is no customer's address,
+# and its password is masked as a secret. A Message-ID ("<abc123@mail.example.org>") has the
+# shape of an address and is masked too.
+_ADDRESS = re.compile(
+    r"(?P<url>[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s/?#@]{0,255}@)"
+    r"|(?P<local>\w[\w.!#$%&'*+/=?^`{|}~-]{0,63}|\"[^\"\r\n]{1,64}\")"
+    r"@(?P<domain>(?:\w[\w-]{0,62}\.){1,10}[^\W\d_][\w-]{0,62})"
+)
+
+
+def mask_addresses(text: str) -> str:
+    """``jane.doe@example.org`` -> ``j***@example.org``: the first character and the domain let
+    an operator tell customers apart and match a line to a mailbox, no more."""
+    if "@" not in text:
+        return text
+    return _ADDRESS.sub(_masked, text)
+
+
+def _masked(match: re.Match[str]) -> str:
+    if match["url"]:
+        return match[0]
+    first = match["local"].lstrip('"')[:1]
+    return f"{first}{MASK}@{match['domain']}"
+
+
 class RedactSecrets(logging.Filter):
     """Replaces any secret value in a record's final message (and traceback) with ***."""
 
@@ -36,13 +70,28 @@ class RedactSecrets(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self.redact(record.getMessage())
-            record.args = None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad %-format: print it masked, not raise in the caller
+            message = f"{record.msg} (unformattable arguments: {record.args!r})"
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
+
+
+class RedactLogs(RedactSecrets):
+    """The log handler's filter: secrets and customers' e-mail addresses. ``RedactSecrets``
+    alone masks secrets only, for what is stored or shown to staff (which keeps addresses)."""
+
+    def redact(self, text: str) -> str:
+        return mask_addresses(super().redact(text))
 
 
 class CancelledPoolReset(logging.Filter):
@@ -80,7 +129,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(CancelledPoolReset())
-    handler.addFilter(RedactSecrets(secret_values()))
+    handler.addFilter(RedactLogs(secret_values()))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
