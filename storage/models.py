@@ -44,6 +44,44 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    # SQLite stores the text SQLAlchemy's DATETIME writes ("2026-12-07 05:09:44.247398").
+    # Its processors, chained behind the two methods above, cost ~20 µs per message on the
+    # hot path (three calls and a dict-format per value); these write and read the same text
+    # in one call each. tests/test_models_datetime.py checks they agree with SQLAlchemy's.
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_bind
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_result
+
+
+_SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
+def _sqlite_bind(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    return _SQLITE_FORMAT % (
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond,
+    )  # fmt: skip
+
+
+def _sqlite_result(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
 
 REPORT_RANGE = ("channel", "kind", "direction", "created_at", "status", "polarity")
 REPORT_COMPLAINTS = (
