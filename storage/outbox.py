@@ -72,28 +72,24 @@ class OutboxRepo:
     async def claim_due(self, channels: set[str], limit: int = 50) -> list[PendingReply]:
         """Take due replies for the given channels: `sending`, leased to this sender."""
         now = now_utc()
+        outbox = table_of(OutboxMessage)  # Core, not ORM: plain rows, no session bookkeeping
         pick = (
-            select(OutboxMessage.id)
+            select(outbox.c.id)
             .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                OutboxMessage.channel.in_(channels),
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at <= now,
+                outbox.c.channel.in_(channels),
             )
-            .order_by(OutboxMessage.id)
+            .order_by(outbox.c.id)
             .limit(limit)
         )
         if not self.db.is_sqlite:  # SQLite: the UPDATE itself holds the only write lock
             pick = pick.with_for_update(skip_locked=True)
         claim = (
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(pick.scalar_subquery()), OutboxMessage.status == "pending")
-            .values(
-                status="sending",
-                attempts=OutboxMessage.attempts + 1,
-                lease_until=now + self.lease,
-            )
-            .returning(*table_of(OutboxMessage).c)  # plain rows: no ORM objects to build
-            .execution_options(synchronize_session=False)
+            update(outbox)
+            .where(outbox.c.id.in_(pick.scalar_subquery()), outbox.c.status == "pending")
+            .values(status="sending", attempts=outbox.c.attempts + 1, lease_until=now + self.lease)
+            .returning(*outbox.c)
         )
         async with self.db.transaction() as session:
             rows = list(await session.execute(claim))
