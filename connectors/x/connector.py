@@ -29,7 +29,7 @@ from connectors.base import (
 )
 from connectors.x import parse, polling
 from connectors.x.parse import Identity
-from connectors.x.replies import DM_PERMISSION, Replier
+from connectors.x.replies import DM_PERMISSION, DM_REFUSED, TWEETS_REFUSED, Refusal, Replier
 from connectors.x.settings import XSettings
 from connectors.x.text import TWEET_LIMIT
 from connectors.x.transport import Credentials, MissingPermission, XApi
@@ -73,7 +73,8 @@ class XConnector(BaseConnector):
         self._started_at = datetime.now(UTC)  # where a first start's lookback counts from
         self._connecting = asyncio.Lock()
         self._dms_paused: _Paused | None = None
-        self._dm_replies_refused: _Paused | None = None  # a 403 on sending/looking up a DM
+        # Replies X refuses with 403 for want of a permission (sending/looking up a DM, a tweet).
+        self._replies_refused: dict[Refusal, _Paused] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -119,10 +120,11 @@ class XConnector(BaseConnector):
         await super().close()
 
     def health(self) -> Health:
-        """``degraded`` with the reason while DMs are paused or DM replies refused, though
-        the calls that work mark the connector ``ok``; a newer error of another kind is
-        shown as it is."""
-        health, paused = self._health, self._dm_replies_refused or self._dms_paused
+        """``degraded`` with the reason while DMs are paused or tweet or DM replies refused,
+        though the calls that work mark the connector ``ok``; a newer error of another kind
+        is shown as it is."""
+        refused, health = self._replies_refused, self._health
+        paused = refused.get(TWEETS_REFUSED) or refused.get(DM_REFUSED) or self._dms_paused
         if paused is not None and health.state == "ok":
             health.state = "degraded"
             health.last_error, health.last_error_at = paused.reason, paused.since
@@ -218,7 +220,7 @@ class XConnector(BaseConnector):
         paused, self._dms_paused = self._dms_paused, None
         log.info("X connector %s: DMs are read again", self.name)
         self._clear(paused)
-        self._dm_replies_allowed()  # the same permission covers reading and sending DMs
+        self._replies_allowed(DM_REFUSED)  # one permission covers reading and sending DMs
 
     def _clear(self, paused: _Paused | None) -> None:
         if paused is not None and self._health.last_error == paused.reason:
@@ -339,10 +341,11 @@ class XConnector(BaseConnector):
     async def send(self, reply: Outbound) -> SentRef:
         """A tweet replying to ``in_reply_to`` (280 weighted chars) or a DM to the author.
 
-        A DM X refuses for want of the DM permission raises a plain ``ConnectorError``: the
-        sender gives that reply up (its ticket records why); tweets go on."""
+        A reply X refuses for want of a permission (DMs: Direct Message; tweets: Read and
+        write, the app being read-only) raises a plain ``ConnectorError``: the sender gives
+        that reply up (its ticket records why); reading goes on."""
         replier = await self._replies()
-        return await self._through_dm_permission(reply, replier.send(reply))
+        return await self._through_permission(reply, replier.send(reply), proves=True)
 
     async def find_sent(self, reply: Outbound) -> SentRef | None:
         """Crash reconciliation: our post answering the same message with the same text.
@@ -350,47 +353,52 @@ class XConnector(BaseConnector):
         A DM lookup refused for want of the permission is a ``ConnectorError`` (the platform
         cannot tell), never refused credentials."""
         replier = await self._replies()
-        return await self._through_dm_permission(reply, replier.find_sent(reply))
+        # Reading DMs needs the permission sending them does; reading our tweets proves nothing.
+        proves = reply.kind is Kind.DM
+        return await self._through_permission(reply, replier.find_sent(reply), proves=proves)
 
-    async def _through_dm_permission(self, reply: Outbound, call: Awaitable[T]) -> T:
-        """``call``'s result; a refused DM permission becomes the reply's ConnectorError, and
-        a DM call that went through clears the DM health reason."""
+    async def _through_permission(self, reply: Outbound, call: Awaitable[T], *, proves: bool) -> T:
+        """``call``'s result; a refused permission becomes the reply's ConnectorError, and a
+        call that ``proves`` the permission is back clears the health reason."""
+        refusal = DM_REFUSED if reply.kind is Kind.DM else TWEETS_REFUSED
         try:
             result = await call
         except MissingPermission as exc:
-            raise self._dm_refused(exc) from None
-        if reply.kind is Kind.DM:
-            self._dm_replies_allowed()
+            raise self._reply_refused(refusal, exc) from None
+        if proves:
+            self._replies_allowed(refusal)
         return result
 
-    def _dm_refused(self, exc: MissingPermission) -> ConnectorError:
+    def _reply_refused(self, refusal: Refusal, exc: MissingPermission) -> ConnectorError:
         """Health ``degraded`` with what to do, one WARNING, and the reason for the reply."""
-        advice = "grant the app 'Read and write and Direct message' and regenerate the user token"
-        reason = f"DM replies refused, {exc}: {advice}"
-        first = self._dm_replies_refused is None
-        self._dm_replies_refused = _Paused(reason, datetime.now(UTC))
+        reason = f"{refusal.replies} refused, {exc}: {refusal.advice}"
+        first = refusal not in self._replies_refused
+        self._replies_refused[refusal] = _Paused(reason, datetime.now(UTC))
         self._health.error(reason)
         if first:
             log.warning(
-                "X connector %s: X refuses our DMs (%s): the app's permissions or access tier "
-                "do not cover DMs. DM replies fail and their tickets need an answer by another "
-                "channel; replies to tweets go on. In the developer portal give the app the "
-                "'Read and write and Direct message' permission and regenerate the user access "
-                "token (%s, %s).",
+                "X connector %s: X refuses our %ss (%s): %s. %s fail and their tickets need an "
+                "answer by another channel; %s. In the developer portal give the app the '%s' "
+                "permission and regenerate the user access token (%s, %s).",
                 self.name,
+                refusal.noun,
                 exc,
+                refusal.cause,
+                refusal.replies,
+                refusal.goes_on,
+                refusal.grant,
                 self.settings.access_token_env,
                 self.settings.access_token_secret_env,
             )
         else:
-            log.info("X connector %s: DM replies still refused (%s)", self.name, exc)
+            log.info("X connector %s: %s still refused (%s)", self.name, refusal.replies, exc)
         return ConnectorError(
-            f"X refused the DM: the app lacks the {exc.permission} permission "
-            f"({exc.what}: {exc.reason}); {advice}"
+            f"X refused the {refusal.noun}: the app lacks the {exc.permission} permission "
+            f"({exc.what}: {exc.reason}); {refusal.advice}"
         )
 
-    def _dm_replies_allowed(self) -> None:
-        refused, self._dm_replies_refused = self._dm_replies_refused, None
+    def _replies_allowed(self, refusal: Refusal) -> None:
+        refused = self._replies_refused.pop(refusal, None)
         if refused is not None:
-            log.info("X connector %s: DMs are accepted again", self.name)
+            log.info("X connector %s: %ss are accepted again", self.name, refusal.noun)
             self._clear(refused)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -29,6 +30,40 @@ log = logging.getLogger(__name__)
 # What a 403 on the DM endpoints means (MissingPermission, not refused credentials): the app
 # or its user token lacks X's "Read and write and Direct message" permission.
 DM_PERMISSION = "Direct Message"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """What to tell the operator when X refuses one kind of reply for want of a permission."""
+
+    noun: str  # "DM", "tweet"
+    replies: str  # "DM replies", "Tweet replies" (a health reason starts with it)
+    cause: str  # what X's 403 says about the app
+    goes_on: str  # what still works meanwhile
+    grant: str  # the app permission to give in the developer portal
+
+    @property
+    def advice(self) -> str:
+        return (
+            f"in the X developer portal give the app the '{self.grant}' permission and "
+            "regenerate the user access token"
+        )
+
+
+DM_REFUSED = Refusal(
+    "DM",
+    "DM replies",
+    "the app's permissions or access tier do not cover DMs",
+    "replies to tweets go on",
+    "Read and write and Direct message",
+)
+TWEETS_REFUSED = Refusal(  # X's 403 oauth1-permissions on POST /2/tweets: WRITE_PERMISSION
+    "tweet",
+    "Tweet replies",
+    "the app (or a user token generated before its permission changed) is read-only",
+    "mentions and searches are still read",
+    "Read and write",
+)
 
 
 class Replier:

@@ -32,6 +32,10 @@ from connectors.x.settings import XSettings
 log = logging.getLogger(__name__)
 
 TWITTER = "https://api.twitter.com"
+# X's problem type for a 403 to an app (or a user token) whose permission level is too low
+# for the endpoint; on a write, the app has "Read" only and lacks WRITE_PERMISSION.
+OAUTH1_PERMISSIONS = "https://api.twitter.com/2/problems/oauth1-permissions"
+WRITE_PERMISSION = "Read and write"
 
 
 class MaybePosted(TransientError):
@@ -49,8 +53,9 @@ class MissingPermission(ConnectorError):
     """X refused one endpoint (403) that needs a permission our app or its token lacks.
 
     Unlike refused credentials this concerns that endpoint only (DMs on an app without Direct
-    Message access): the caller pauses what needs it and keeps reading the rest, and a reply
-    that needs it fails for good with that reason instead of waiting for new credentials.
+    Message access, tweets on a read-only app): the caller pauses what needs it and keeps
+    reading the rest, and a reply that needs it fails for good with that reason instead of
+    waiting for new credentials.
     """
 
     def __init__(self, what: str, reason: str, permission: str) -> None:
@@ -232,8 +237,10 @@ class XApi:
         """A GET, retried with jittered backoff; a 429 waits for the announced reset.
 
         With ``needs_permission`` (e.g. "Direct Message") a 403 means that permission is
-        missing and raises :class:`MissingPermission` (so does :meth:`once`, for writes too);
-        otherwise a 401/403 is refused credentials (:class:`AuthError`, health ``down``).
+        missing and raises :class:`MissingPermission`, as :meth:`once` does for writes and
+        for a write X refuses with ``oauth1-permissions`` (a read-only app: no
+        :data:`WRITE_PERMISSION`). Otherwise a 401/403 is refused credentials
+        (:class:`AuthError`, health ``down``).
         """
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
@@ -297,6 +304,8 @@ class XApi:
             return RateLimited(f"X {what}: rate limited ({reason})", reset_at=reset)
         if isinstance(exc, tweepy.TwitterServerError):
             return (MaybePosted if write else TransientError)(f"X {what}: {reason}")
+        if isinstance(exc, tweepy.Forbidden) and write and _problem(exc) == OAUTH1_PERMISSIONS:
+            return MissingPermission(what, reason, needs_permission or WRITE_PERMISSION)
         if isinstance(exc, tweepy.Forbidden) and write and _refused_content(exc):
             if any("duplicate" in str(m).lower() for m in exc.api_messages):
                 return DuplicateContent(f"X {what}: {reason}")
@@ -364,6 +373,16 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
         return True
     text = repr(exc)
     return "NewConnectionError" in text or "NameResolutionError" in text
+
+
+def _problem(exc: tweepy.HTTPException) -> str | None:
+    """The ``type`` of X's problem body: tweepy keeps only its ``detail`` (``api_messages``)."""
+    try:
+        body = exc.response.json()
+    except ValueError:  # requests' JSONDecodeError
+        return None
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def _refused_content(exc: tweepy.Forbidden) -> bool:

@@ -11,8 +11,10 @@ In-process (tests)::
 Standalone (crash tests): ``python -m tests.sims.x_sim`` prints ``PORT=<n>`` and serves until
 killed; ``/_sim/*`` control endpoints add mentions/DMs, inject faults and list what was sent.
 It checks credentials like X does (bearer token, or an OAuth 1.0a HMAC-SHA1 signature over
-the https://api.twitter.com URL), keeps per-endpoint x-rate-limit-* budgets, and validates
-parameters (max_results ranges, user-context-only endpoints).
+the https://api.twitter.com URL) and the app's permission level (``app_permission``: a
+read-only app gets X's 403 ``oauth1-permissions`` on POST /2/tweets), keeps per-endpoint
+x-rate-limit-* budgets, and validates parameters (max_results ranges, user-context-only
+endpoints).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.sims import x_sim_access as access
 from tests.sims.x_sim_state import XState, weighted_length, x_time
 from tests.sims.x_sim_wire import (
     html_escape,
@@ -96,6 +99,8 @@ class XSim:
         self.state = XState(our_id, our_username)
         self.creds = dict(credentials or CREDENTIALS)
         self.token_valid = True
+        # The app's OAuth 1.0a permission level (access.LEVELS); below an endpoint's: 403.
+        self.app_permission = access.READ_WRITE_DM
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, int]] = []  # method, path, status
         self._budget: dict[str, tuple[int, float]] = {}
@@ -184,14 +189,8 @@ class XSim:
             return problem(401, "Unauthorized", "Unauthorized")
         if fault.status == 403 and fault.detail:
             return problem(403, "Forbidden", fault.detail)
-        if fault.status == 403:  # X's answer to an app (or token) without the DM permission
-            return problem(
-                403,
-                "Forbidden",
-                "Your client app is not configured with the appropriate oauth1 app "
-                "permissions for this endpoint.",
-                "https://api.twitter.com/2/problems/oauth1-permissions",
-            )
+        if fault.status == 403:  # X's answer to an app (or token) lacking a permission
+            return access.oauth1_permissions()
         titles = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
         title = titles.get(fault.status, "Error")
         return problem(fault.status, title, title)
@@ -229,10 +228,11 @@ class XSim:
             "create_tweet",
             "create_dm",
         }
+        endpoint = request.match_info.route.name or "other"
         refusal = self._authenticate(request, user_context)
+        refusal = refusal or access.refusal(self.app_permission, endpoint)
         if refusal is not None:
             return refusal
-        endpoint = request.match_info.route.name or "other"
         limit = LIMITS.get(endpoint, 900)
         used, window_start = self._budget.get(endpoint, (0, time.time()))
         if time.time() - window_start >= WINDOW:
