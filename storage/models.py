@@ -47,7 +47,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     # SQLite stores the text SQLAlchemy's DATETIME writes ("2026-12-07 05:09:44.247398").
     # Its processors, chained behind the two methods above (three calls and a dict-format or
     # a regular expression per value), took ~6 % of the pipeline's CPU; these write and read
-    # the same text in one call each. tests/test_models_datetime.py checks they agree with SQLAlchemy's.
+    # the same text in one call each (tests/test_models_datetime.py: as SQLAlchemy's).
 
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name != "sqlite":
@@ -79,6 +79,11 @@ def _sqlite_bind(value: datetime | None) -> str | None:
 def _sqlite_result(value: str | None) -> datetime | None:
     if value is None:
         return None
+    if len(value) > 10:  # a date and a time (a bare date + offset parses as a naive date)
+        try:
+            return datetime.fromisoformat(value + "+00:00")  # naive UTC text, aware in C
+        except ValueError:  # the text carries its own offset
+            pass
     parsed = datetime.fromisoformat(value)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 

@@ -45,10 +45,18 @@ def test_read_back_aware_and_equal(moment: datetime) -> None:
     assert read == REFERENCE_RESULT(stored).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["2026-12-07 05:09:44", "2026-12-07 05:09:44.5", "2026-12-07"])
+@pytest.mark.parametrize(
+    "text",
+    ["2026-12-07 05:09:44", "2026-12-07 05:09:44.5", "2026-12-07"],
+)
 def test_reads_the_shorter_forms_sqlite_functions_write(text: str) -> None:
     assert RESULT is not None and REFERENCE_RESULT is not None
     assert RESULT(text) == REFERENCE_RESULT(text).replace(tzinfo=UTC)
+
+
+def test_text_with_its_own_offset_is_read_as_that_instant() -> None:
+    assert RESULT is not None
+    assert RESULT("2026-12-07 05:09:44+02:00") == datetime(2026, 12, 7, 3, 9, 44, tzinfo=UTC)
 
 
 def test_none_both_ways_and_naive_refused() -> None:
