@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bot.logs import RedactSecrets, secret_values
+from bot.logs import RedactLogs, secret_values
 from storage.models import OutboxMessage, Ticket
 
 if TYPE_CHECKING:
@@ -32,8 +32,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def snapshot(daemon: Daemon) -> dict[str, Any]:
-    """Everything /healthz shows; also what `socialbot status` prints."""
-    redact = RedactSecrets(secret_values()).redact
+    """Everything /healthz shows; also what `socialbot status` prints.
+
+    Errors are masked as in the logs (secrets, customers' e-mail addresses): an SMTP refusal
+    quotes the customer's address, and /healthz answers to whatever scrapes it."""
+    redact = RedactLogs(secret_values()).redact
     connectors = []
     for connector in daemon.connectors:
         h = connector.health()

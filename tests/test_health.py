@@ -10,7 +10,7 @@ import aiohttp
 
 from bot.daemon import Daemon
 from bot.errors import AuthError
-from bot.health import HealthService
+from bot.health import HealthService, snapshot
 from bot.ingest import AUTH_RETRY_SECONDS
 from connectors.base import Inbound
 from tests.support.harness import FakeConnector, make_config, message
@@ -100,3 +100,16 @@ async def test_health_never_shows_a_secret(tmp_path: Path, monkeypatch) -> None:
     finally:
         daemon.request_stop()
         await asyncio.wait_for(task, 30)
+
+
+async def test_health_masks_a_customers_address_in_a_connector_error(tmp_path: Path) -> None:
+    fake = FakeConnector("email")
+    daemon = Daemon(make_config(tmp_path), connectors=[fake], scorer=StubScorer())
+    await daemon.storage.db.upgrade()
+    fake.health().error("550 5.1.1 <ann.customer@example.org>: Recipient address rejected")
+    try:
+        body = await snapshot(daemon)
+    finally:
+        await daemon.storage.db.close()
+    error = body["connectors"][0]["last_error"]
+    assert "ann.customer" not in error and "a***@example.org" in error
