@@ -7,7 +7,9 @@ re-queued on start.
 Items are stored in batches: a reader task pulls ``listen()`` into a small buffer and the
 store loop takes whatever has arrived (up to ``BATCH``) in one transaction. A quiet platform
 gives batches of one (no added latency); a backlog gives full batches (one commit per
-batch instead of per message). The buffer is bounded, so a full queue still stops reading.
+batch instead of per message). The reader reads the next message only when the work queue
+has room for it and those already read, so a full queue stops reading at once: under a backlog
+the messages read but not yet queued stay few (each one's acknowledgement waits for them).
 
 A stop (the task cancelled) never interrupts a batch half-way: the batch being stored, marked
 read and queued finishes first (within ``stop_grace`` seconds), as a worker's batch does.
@@ -16,6 +18,7 @@ read and queued finishes first (within ``stop_grace`` seconds), as a worker's ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 AUTH_RETRY_SECONDS = 300.0
 BATCH = 128  # most items stored in one transaction (and read ahead of storage)
 STOP_GRACE_SECONDS = 30.0  # how long a stop waits for the batch being stored
+ROOM_POLL_SECONDS = 0.05  # a reader waiting for queue room re-checks at least this often
 _exponential = wait_exponential_jitter(initial=1, max=300, jitter=2)
 
 
@@ -70,6 +74,7 @@ class Ingest:
         self.queue = queue
         self.stats = stats
         self.stop_grace = stop_grace
+        self._storing = 0  # messages read and being stored and queued
 
     async def run(self, *, follow: bool) -> None:
         """Read until cancelled (follow) or until the platform has nothing more (once)."""
@@ -126,7 +131,11 @@ class Ingest:
                     batch.append(buffer.get_nowait())
                 items = [entry for entry in batch if isinstance(entry, Inbound)]
                 if items:
-                    await self._take_to_the_end(items)
+                    self._storing = len(items)
+                    try:
+                        await self._take_to_the_end(items)
+                    finally:
+                        self._storing = 0
                 end = batch[-1]
                 if isinstance(end, _End):
                     if end.error is not None:
@@ -140,10 +149,24 @@ class Ingest:
         try:
             async for item in self.connector.listen(follow=follow):
                 await buffer.put(item)
+                await self._room_for_one_more(buffer)
         except Exception as exc:  # handed to the store loop, which raises it for the retry
             await buffer.put(_End(exc))
         else:
             await buffer.put(_End(None))
+
+    async def _room_for_one_more(self, buffer: asyncio.Queue[Inbound | _End]) -> None:
+        """Read the next message only when the queue can take it with those read before.
+
+        Under a backlog what is read but not queued then stays within the queue's room (it
+        was a full buffer and a full batch beyond a full queue): a message's ack waits for
+        the queue, not for a read-ahead too. Re-checked when a worker takes jobs, and every
+        ``ROOM_POLL_SECONDS`` (a batch finishing being queued changes it too).
+        """
+        while buffer.qsize() + self._storing >= self.queue.room():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ROOM_POLL_SECONDS):
+                    await self.queue.room_freed()
 
     async def _take_to_the_end(self, items: Sequence[Inbound]) -> None:
         """Take a batch; a stop arriving meanwhile waits for it (up to ``stop_grace``).

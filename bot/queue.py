@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from bot.config import QueueSettings
 
 
+UNKNOWN_ROOM = 1 << 30  # room() of a queue that cannot tell: read on, put_many bounds it
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     interaction_id: int
@@ -33,6 +36,19 @@ class WorkQueue(Protocol):
 
     async def put_many(self, interaction_ids: Sequence[int]) -> None:
         """Queue all of them, in order, waiting while the queue is full."""
+        ...
+
+    def room(self) -> int:
+        """How many more jobs fit now without waiting (a large number when not known here).
+
+        Ingest asks before reading the next message from a platform, so what has been read
+        but cannot be queued yet stays small: under a backlog a message then waits in the
+        queue only, not in a read-ahead too (ack latency is in-flight / throughput).
+        """
+        ...
+
+    async def room_freed(self) -> None:
+        """Return when a consumer has taken jobs (callers re-check :meth:`room`)."""
         ...
 
     async def get(self) -> Job: ...
@@ -63,6 +79,7 @@ class MemoryQueue:
 
     def __init__(self, maxsize: int) -> None:
         self._queue: asyncio.Queue[int] = asyncio.Queue(maxsize=maxsize)
+        self._room = asyncio.Event()  # set whenever a worker takes jobs
 
     async def put(self, interaction_id: int) -> None:
         await self._queue.put(interaction_id)
@@ -74,13 +91,23 @@ class MemoryQueue:
             else:
                 self._queue.put_nowait(interaction_id)
 
+    def room(self) -> int:
+        if self._queue.maxsize <= 0:
+            return UNKNOWN_ROOM
+        return self._queue.maxsize - self._queue.qsize()
+
+    async def room_freed(self) -> None:
+        self._room.clear()
+        await self._room.wait()
+
     async def get(self) -> Job:
-        return Job(await self._queue.get())
+        return (await self.get_many(1))[0]
 
     async def get_many(self, limit: int) -> list[Job]:
         jobs = [Job(await self._queue.get())]
         while len(jobs) < limit and not self._queue.empty():
             jobs.append(Job(self._queue.get_nowait()))
+        self._room.set()
         return jobs
 
     async def done(self, job: Job) -> None:

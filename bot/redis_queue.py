@@ -35,7 +35,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.queue import Job
+from bot.queue import UNKNOWN_ROOM, Job
 
 if TYPE_CHECKING:
     from bot.config import QueueSettings
@@ -180,6 +180,14 @@ class RedisQueue:
                 wait = min(wait * 2, FULL_WAIT_MAX)
             elif added:
                 wait = 0.005
+
+    def room(self) -> int:
+        """Not known without a round trip per message read: no read-ahead control here;
+        ``put_many`` still waits at ``maxsize`` (size the bound for the latency wanted)."""
+        return UNKNOWN_ROOM
+
+    async def room_freed(self) -> None:
+        await asyncio.sleep(FULL_WAIT_MAX)
 
     async def _admit_some(self, ids: list[str]) -> int:
         async for attempt in _retrying():
