@@ -24,18 +24,14 @@ from tests.support.harness import FakeConnector, count_rows, make_config, messag
 GUARD = 20.0  # a hang guard, not a timing check
 
 
-def _daemon(tmp_path: Path, drain: float) -> tuple[Daemon, FakeConnector]:
+async def _stopping_while_storing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drain: float
+) -> tuple[Daemon, FakeConnector, asyncio.Event, asyncio.Task[object]]:
+    """A running daemon whose store of message "1" has begun and waits for ``release``."""
     config = make_config(tmp_path, bot={"drain_timeout_seconds": drain})
     fake = FakeConnector()
     daemon = Daemon(config, connectors=[fake])
     fake.bind(daemon.storage.inbound)
-    return daemon, fake
-
-
-def _hold_store(
-    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
-) -> tuple[asyncio.Event, asyncio.Event]:
-    """The next store waits for ``release`` once it has begun (``entered``)."""
     entered, release = asyncio.Event(), asyncio.Event()
     real = daemon.storage.inbound.record_many
 
@@ -45,17 +41,16 @@ def _hold_store(
         return await real(items)
 
     monkeypatch.setattr(daemon.storage.inbound, "record_many", held)
-    return entered, release
+    running: asyncio.Task[object] = asyncio.create_task(daemon.run(install_signals=False))
+    fake.push(message("my order never arrived, still waiting", id="1"))
+    await asyncio.wait_for(entered.wait(), GUARD)
+    return daemon, fake, release, running
 
 
 async def test_a_stop_during_a_store_lets_the_batch_finish(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    daemon, fake = _daemon(tmp_path, drain=10)
-    entered, release = _hold_store(daemon, monkeypatch)
-    running = asyncio.create_task(daemon.run(install_signals=False))
-    fake.push(message("my order never arrived, still waiting", id="1"))
-    await asyncio.wait_for(entered.wait(), GUARD)
+    daemon, fake, release, running = await _stopping_while_storing(tmp_path, monkeypatch, 10)
     daemon.request_stop()
     for _ in range(20):  # the stop reaches the ingest task while its store is in progress
         await asyncio.sleep(0)
@@ -72,11 +67,7 @@ async def test_a_stop_during_a_store_lets_the_batch_finish(
 async def test_a_store_that_never_ends_does_not_hold_the_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    daemon, fake = _daemon(tmp_path, drain=0.2)
-    entered, _never = _hold_store(daemon, monkeypatch)
-    running = asyncio.create_task(daemon.run(install_signals=False))
-    fake.push(message("my order never arrived, still waiting", id="1"))
-    await asyncio.wait_for(entered.wait(), GUARD)
+    daemon, fake, _never, running = await _stopping_while_storing(tmp_path, monkeypatch, 0.2)
     with caplog.at_level(logging.WARNING, logger="bot.ingest"):
         daemon.request_stop()
         await asyncio.wait_for(running, GUARD)

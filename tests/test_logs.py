@@ -9,25 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import setup_logging
+from tests.support.logs import daemon_log
 
 POOL = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
 
 
 @pytest.fixture
 def output() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    setup_logging("INFO")
-    stream = io.StringIO()
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-    try:
+    with daemon_log() as stream:
         yield stream
-    finally:
-        root.handlers[:], level = saved
-        root.setLevel(level)
 
 
 def _raised(exc: BaseException) -> BaseException:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.logs import setup_logging
 from connectors.base import ConnectorContext, Cursor, Inbound
 from connectors.email import EmailConnector, EmailSettings
 from connectors.email.inbound import to_inbound
@@ -25,36 +24,23 @@ from tests.sims.mail_servers import (
     smtp_sink_fixture,  # noqa: F401 - pytest fixture
 )
 from tests.support.harness import make_config, run_once
+from tests.support.logs import daemon_log
 from tests.support.stub_scorer import StubScorer
 
 MAIL = Path(__file__).parent / "data" / "mail"
 REFUSAL = "550 5.1.1 <jane.doe@example.org>: Recipient address rejected: User unknown"
 
 
-def capture(fmt: str) -> Iterator[io.StringIO]:
-    """The daemon's logging (as `socialbot run` installs it), writing into a buffer."""
-    root = logging.getLogger()
-    saved = (root.handlers[:], root.level)
-    setup_logging("INFO", fmt)
-    stream = io.StringIO()
-    handler = root.handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    handler.setStream(stream)
-    try:
-        yield stream
-    finally:
-        root.handlers[:], level = saved
-        root.setLevel(level)
-
-
 @pytest.fixture(params=["text", "json"])
 def output(request: pytest.FixtureRequest) -> Iterator[io.StringIO]:
-    yield from capture(request.param)
+    with daemon_log(request.param) as stream:
+        yield stream
 
 
 @pytest.fixture
 def text_output() -> Iterator[io.StringIO]:
-    yield from capture("text")
+    with daemon_log("text") as stream:
+        yield stream
 
 
 def test_an_address_in_the_arguments_is_masked(output: io.StringIO) -> None:
@@ -87,7 +73,7 @@ def test_an_address_in_an_exception_and_its_traceback_is_masked(output: io.Strin
 
 def test_secrets_are_still_masked_beside_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALBOT_EMAIL_PASSWORD", "mail-password-0123456789")
-    for stream in capture("text"):
+    with daemon_log("text") as stream:
         log = logging.getLogger("connectors.email.smtp")
         log.warning("login as %s with %s", "jane.doe@example.org", "mail-password-0123456789")
         try:

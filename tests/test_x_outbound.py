@@ -12,6 +12,7 @@ from connectors.base import Inbound, Kind, Outbound
 from connectors.x.text import weighted_length
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import Store, drain, make_connector
+from tests.support.logs import warnings_saying
 
 
 @pytest.fixture
@@ -220,14 +221,6 @@ DM_LOOKUP = "/2/dm_conversations/with/*/dm_events"
 ADVICE = "Read and write and Direct message"
 
 
-def dm_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.WARNING and "refuses our DMs" in r.getMessage()
-    ]
-
-
 async def test_dm_reply_403_fails_that_reply_with_the_reason_while_tweets_go_on(
     sim: XSim, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -254,7 +247,7 @@ async def test_dm_reply_403_fails_that_reply_with_the_reason_while_tweets_go_on(
     assert health.state == "degraded" and health.token_valid is True
     assert health.last_error is not None
     assert "DM replies refused" in health.last_error and ADVICE in health.last_error
-    [warning] = dm_warnings(caplog)
+    [warning] = warnings_saying(caplog, "refuses our DMs")
     assert ADVICE in warning and "X_ACCESS_TOKEN" in warning and "another channel" in warning
     assert "refused our credentials" not in caplog.text
 
@@ -265,7 +258,10 @@ async def test_dm_reply_403_fails_that_reply_with_the_reason_while_tweets_go_on(
 
     with pytest.raises(ConnectorError):
         await connector.send(answer(dm, "Another answer", key="outbox-3"))
-    assert len(dm_warnings(caplog)) == 1 and "DM replies still refused" in caplog.text
+    assert (
+        len(warnings_saying(caplog, "refuses our DMs")) == 1
+        and "DM replies still refused" in caplog.text
+    )
 
     sim.faults.remove(refusal)  # the permission was granted and the token regenerated
     await connector.send(answer(dm, "We are on it", key="outbox-4"))
@@ -307,7 +303,7 @@ async def test_401_on_a_dm_reply_is_still_refused_credentials(
     health = connector.health()  # type: ignore[attr-defined]
     assert health.state == "down" and health.token_valid is False
     assert "refused our credentials on send DM" in caplog.text
-    assert dm_warnings(caplog) == [] and sim.sent == []
+    assert warnings_saying(caplog, "refuses our DMs") == [] and sim.sent == []
 
 
 async def test_dm_403_about_the_recipient_fails_that_reply_only(
@@ -325,4 +321,7 @@ async def test_dm_403_about_the_recipient_fails_that_reply_only(
     assert "permission" not in str(refused.value)  # not blamed on the app
     health = connector.health()  # type: ignore[attr-defined]
     assert health.state == "ok" and health.token_valid is True
-    assert dm_warnings(caplog) == [] and "refused our credentials" not in caplog.text
+    assert (
+        warnings_saying(caplog, "refuses our DMs") == []
+        and "refused our credentials" not in caplog.text
+    )

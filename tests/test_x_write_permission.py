@@ -29,6 +29,7 @@ from tests.sims import x_sim_access as access
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import Store, drain, make_connector
 from tests.support.harness import count_rows
+from tests.support.logs import warnings_saying
 from tests.test_faults_connectors import FOREVER, Stack, running, wait_for
 from tests.test_x_outbound import answer
 
@@ -43,14 +44,6 @@ async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[XSim]:
         for name, value in running_sim.env().items():
             monkeypatch.setenv(name, value)
         yield running_sim
-
-
-def tweet_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno == logging.WARNING and "refuses our tweets" in r.getMessage()
-    ]
 
 
 async def test_read_only_app_reply_fails_with_what_to_do_while_mentions_are_read(
@@ -77,7 +70,7 @@ async def test_read_only_app_reply_fails_with_what_to_do_while_mentions_are_read
     assert health.state == "degraded" and health.token_valid is True
     assert health.last_error is not None and "Tweet replies refused" in health.last_error
     assert all(advice in health.last_error for advice in ADVICE)
-    [warning] = tweet_warnings(caplog)
+    [warning] = warnings_saying(caplog, "refuses our tweets")
     assert all(advice in warning for advice in ADVICE)
     assert "X_ACCESS_TOKEN" in warning and "another channel" in warning
     assert "refused our credentials" not in caplog.text
@@ -87,7 +80,10 @@ async def test_read_only_app_reply_fails_with_what_to_do_while_mentions_are_read
     assert connector.health().state == "degraded"  # ...and do not hide the refusal
     with pytest.raises(ConnectorError):
         await connector.send(answer(store.items[later.id], "On it", key="outbox-2"))
-    assert len(tweet_warnings(caplog)) == 1 and "Tweet replies still refused" in caplog.text
+    assert (
+        len(warnings_saying(caplog, "refuses our tweets")) == 1
+        and "Tweet replies still refused" in caplog.text
+    )
 
     sim.app_permission = access.READ_WRITE  # granted in the portal, token regenerated
     ref = await connector.send(answer(item, "Sorry, checking now", key="outbox-3"))
@@ -121,7 +117,7 @@ async def test_401_or_another_403_on_a_reply_is_still_refused_credentials(
     health = connector.health()
     assert health.state == "down" and health.token_valid is False
     assert "refused our credentials on create tweet" in caplog.text
-    assert tweet_warnings(caplog) == [] and sim.sent == []
+    assert warnings_saying(caplog, "refuses our tweets") == [] and sim.sent == []
 
 
 # -- through the daemon: the acknowledgement is given up on its ticket --------------------------
