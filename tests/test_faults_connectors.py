@@ -33,10 +33,13 @@ from bot.health import HealthService
 from connectors.base import ConnectorContext
 from connectors.x import XConnector
 from storage.models import Interaction
+from tests.sims.x_fixture import sim
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import FAST
 from tests.support.harness import FakeConnector, count_rows, make_config, message
 from tests.support.stub_scorer import StubScorer
+
+__all__ = ["sim"]  # the fixture, re-exported for pytest
 
 FOREVER = 10**9  # a fault that lasts until the test clears it
 
@@ -44,14 +47,6 @@ FOREVER = 10**9  # a fault that lasts until the test clears it
 class _NoCursors:
     async def get_cursor(self, channel: str, key: str) -> str | None:
         return None
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[XSim]:
-    async with XSim() as running:
-        for name, value in running.env().items():
-            monkeypatch.setenv(name, value)
-        yield running
 
 
 @pytest.fixture

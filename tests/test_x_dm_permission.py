@@ -32,12 +32,15 @@ from connectors.x import XConnector
 from connectors.x.connector import DM_RETRY_SECONDS
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage, Ticket, now_utc
+from tests.sims.x_fixture import sim
 from tests.sims.x_sim import Fault, XSim
 from tests.sims.x_testkit import Store, drain, make_connector, x_settings
 from tests.support.harness import count_rows
 from tests.support.stub_scorer import StubScorer
 from tests.test_faults_connectors import FOREVER, Stack, answered, running, wait_for
 from tests.test_x_e2e import run_once, x_config
+
+__all__ = ["sim"]  # the fixture, re-exported for pytest
 
 SEND_DM = "/2/dm_conversations/with/*/messages"
 DM_LOOKUP = "/2/dm_conversations/with/*/dm_events"
@@ -53,14 +56,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch) -> XSim:
-    async with XSim() as running_sim:
-        for name, value in running_sim.env().items():
-            monkeypatch.setenv(name, value)
-        yield running_sim
 
 
 @pytest.fixture

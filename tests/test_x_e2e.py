@@ -5,24 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.config import Config
 from bot.daemon import Daemon
 from bot.stats import RunStats
 from storage.models import Interaction, OutboxMessage
+from tests.sims.x_fixture import sim
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import FAST
 from tests.support.harness import count_rows, make_config
 from tests.support.stub_scorer import StubScorer
 
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch) -> XSim:
-    async with XSim() as running:
-        for name, value in running.env().items():
-            monkeypatch.setenv(name, value)
-        yield running
+__all__ = ["sim"]  # the fixture, re-exported for pytest
 
 
 def x_config(tmp_path: Path, sim: XSim, **settings: Any) -> Config:

@@ -13,16 +13,11 @@ from tenacity import RetryCallState
 from bot.errors import AuthError, ConfigError, RateLimited, TransientError
 from connectors.base import Inbound, Outbound
 from connectors.x.transport import Credentials, XApi
+from tests.sims.x_fixture import sim
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import Store, drain, make_connector, x_settings
 
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch) -> XSim:
-    async with XSim() as running:
-        for name, value in running.env().items():
-            monkeypatch.setenv(name, value)
-        yield running
+__all__ = ["sim"]  # the fixture, re-exported for pytest
 
 
 async def test_429_storm_loses_and_duplicates_nothing(sim: XSim) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from connectors.base import Kind
 from storage.db import Database
 from storage.models import Event, Interaction, OutboxMessage, Ticket
 from tests.sims import x_sim_access as access
+from tests.sims.x_fixture import sim
 from tests.sims.x_sim import XSim
 from tests.sims.x_testkit import Store, drain, make_connector
 from tests.support.harness import count_rows
@@ -33,17 +33,11 @@ from tests.support.logs import warnings_saying
 from tests.test_faults_connectors import FOREVER, Stack, running, wait_for
 from tests.test_x_outbound import answer
 
+__all__ = ["sim"]  # the fixture, re-exported for pytest
+
 CREATE_TWEET = "/2/tweets"
 # What the operator is told to do, in the reply's reason, the health and the warning.
 ADVICE = ("'Read and write'", "developer portal", "regenerate")
-
-
-@pytest.fixture
-async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[XSim]:
-    async with XSim() as running_sim:
-        for name, value in running_sim.env().items():
-            monkeypatch.setenv(name, value)
-        yield running_sim
 
 
 async def test_read_only_app_reply_fails_with_what_to_do_while_mentions_are_read(
