@@ -57,9 +57,11 @@ class PrivacySettings(_Section):
 
 class QueueSettings(_Section):
     backend: Literal["memory", "redis"] = "memory"
-    # Unfinished messages held between ingest and workers. Latency under load is about
-    # maxsize / throughput: 300 keeps ack p99 under a second on SQLite (docs/scaling.md)
-    # and still feeds 2 workers x batch_size 100. Raise it with more worker processes.
+    # Unfinished messages held between ingest and workers. Latency under a backlog is about
+    # (maxsize + what the workers hold) / throughput: with 300, ack p99 was 0.85 s on SQLite
+    # at ~1,300 msg/s and 1.27 s at ~650 (docs/scaling.md), and 2 workers x batch_size 100
+    # stay fed. Lower it (not below workers x batch_size) where latency matters more than
+    # throughput; raise it with more worker processes.
     maxsize: int = Field(300, ge=1)
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: str = "socialbot:inbound"
