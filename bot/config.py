@@ -58,11 +58,11 @@ class PrivacySettings(_Section):
 class QueueSettings(_Section):
     backend: Literal["memory", "redis"] = "memory"
     # Unfinished messages held between ingest and workers. Latency under a backlog is about
-    # (maxsize + what the workers hold) / throughput: with 300, ack p99 was 0.85 s on SQLite
-    # at ~1,300 msg/s and 1.27 s at ~650 (docs/scaling.md), and 2 workers x batch_size 100
-    # stay fed. Lower it (not below workers x batch_size) where latency matters more than
-    # throughput; raise it with more worker processes.
-    maxsize: int = Field(300, ge=1)
+    # (maxsize + what the workers hold) / throughput: 200 (2 workers x batch_size 100) gave
+    # ack p99 0.94 s on SQLite at ~700 msg/s, where 300 gave 1.27 s at the same throughput
+    # (docs/scaling.md). Keep it at least workers x batch_size (below, workers wait for
+    # work); raise it with the number of worker processes.
+    maxsize: int = Field(200, ge=1)
     redis_url: str = "redis://127.0.0.1:6379/0"
     stream: str = "socialbot:inbound"
     group: str = "socialbot-workers"

@@ -36,7 +36,7 @@ def test_the_scaling_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     raw = tomllib.loads((root / "docs" / "scaling.example.toml").read_text(encoding="utf-8"))
     config = parse_config(raw, "docs/scaling.example.toml")
-    assert config.queue.backend == "redis" and config.queue.maxsize == 300
+    assert config.queue.backend == "redis" and config.queue.maxsize == 200
     assert config.database_url.startswith("postgresql://") or "SOCIALBOT_DATABASE_URL" in os.environ
 
 

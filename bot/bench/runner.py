@@ -43,7 +43,7 @@ class BenchOptions:
     scoring_processes: int = 0  # [bot] scoring_processes of the daemon(s)
     workers: int = 2  # [bot] workers
     batch_size: int = 100  # [queue] batch_size
-    queue_maxsize: int = 300  # [queue] maxsize (the default): backlog held in memory / Redis
+    queue_maxsize: int = 200  # [queue] maxsize (the default): backlog held in memory / Redis
     scorer: Literal["default", "textblob"] = "default"  # [triage] scorer
     scorer_sample: int = 20_000
     seed: int = 7

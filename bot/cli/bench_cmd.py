@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[
             int, typer.Option(help="[bot] workers (batches in flight per process).")
         ] = 2,
-        queue_maxsize: Annotated[int, typer.Option(help="[queue] maxsize.")] = 300,
+        queue_maxsize: Annotated[int, typer.Option(help="[queue] maxsize.")] = 200,
         batch_size: Annotated[int, typer.Option(help="[queue] batch_size.")] = 100,
         scorer: Annotated[
             str, typer.Option(help="[triage] scorer: default or textblob.")
