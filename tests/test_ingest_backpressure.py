@@ -8,7 +8,7 @@ full queue (2 x 128 messages); it now asks the queue for room before reading the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from bot.ingest import Ingest
@@ -35,8 +35,14 @@ class CountingConnector(FakeConnector):
             yield item
 
 
+async def _until(predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(GUARD):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
 async def _settled(rounds: int = 100) -> None:
-    """Let the tasks run until nothing more moves (no consumer: ingest ends up waiting)."""
+    """Let the tasks run on a while (no consumer: ingest ends up waiting)."""
     for _ in range(rounds):
         await asyncio.sleep(0.005)
 
@@ -52,16 +58,16 @@ async def test_a_full_queue_stops_reading_beyond_one_batch(tmp_path: Path) -> No
     ingest = Ingest(fake, inbound, queue, RunStats(), stop_grace=0.1)
     task = asyncio.create_task(ingest.run(follow=True))
     try:
-        await _settled()
-        assert queue.depth() == 10
+        await _until(lambda: queue.depth() == 10)
+        await _settled()  # time to read on, had it wanted to
         # queued (10) + at most the batch stored while there was room, still waiting to be
         # queued (< 10) + the one read before the wait. Before: 10 + 128 + 128.
         assert fake.read <= 2 * 10 + 1, f"read {fake.read} messages ahead of a full queue"
         taken = await queue.get_many(10)  # a worker takes a batch: reading resumes
         await queue.done_many(taken)
         before = fake.read
-        await _settled()
-        assert fake.read > before and queue.depth() == 10
+        await _until(lambda: queue.depth() == 10)
+        assert fake.read > before
     finally:
         task.cancel()
         await asyncio.wait({task}, timeout=GUARD)
