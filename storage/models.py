@@ -33,16 +33,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
+        return None if value is None else _to_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _as_aware_utc(value)
 
     # SQLite stores the text SQLAlchemy's DATETIME writes ("2026-12-07 05:09:44.247398").
     # Its processors, chained behind the two methods above (three calls and a dict-format or
@@ -60,16 +54,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return _sqlite_result
 
 
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
+def _as_aware_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 _SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 def _sqlite_bind(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is not UTC:
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
+    if value.tzinfo is not UTC:  # most values are UTC already: no call on the hot path
+        value = _to_utc(value)
     return _SQLITE_FORMAT % (
         value.year, value.month, value.day, value.hour, value.minute, value.second,
         value.microsecond,
@@ -84,8 +86,7 @@ def _sqlite_result(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value + "+00:00")  # naive UTC text, aware in C
         except ValueError:  # the text carries its own offset
             pass
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return _as_aware_utc(datetime.fromisoformat(value))
 
 
 REPORT_RANGE = ("channel", "kind", "direction", "created_at", "status", "polarity")
